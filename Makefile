@@ -1,0 +1,43 @@
+# Two commands on a fresh machine: `make demo` and `make test`. Each creates .venv and installs what it needs.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(CURDIR)/$(VENV)/bin
+STAMP := $(VENV)/.installed
+LAKE ?= lake
+DEMO_VIDEOS ?= 96
+DEMO_SEED ?= 7
+
+# spark-submit's driver and local workers must run the venv's interpreter.
+export PYSPARK_PYTHON := $(BIN)/python
+export PYSPARK_DRIVER_PYTHON := $(BIN)/python
+export PYTHONUNBUFFERED := 1
+
+.PHONY: demo test bench setup clean dist
+
+setup: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (apt-get install openjdk-17-jre-headless)"; exit 1; }
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	$(BIN)/python -m pipelines.session --install-spark-defaults
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m jobs.synth --out $(LAKE)/raw/demo --videos $(DEMO_VIDEOS) --seed $(DEMO_SEED)
+	$(BIN)/spark-submit jobs/curate.py --conf-file conf/local.yaml lake_uri=$(LAKE) input_uri=$(LAKE)/raw/demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q -ra tests
+
+bench: $(STAMP)
+	$(BIN)/python bench/decode.py
+
+# A zip of the importable packages for clusters: spark-submit --py-files dist/sora_model.zip ...
+dist:
+	mkdir -p dist && rm -f dist/sora_model.zip && zip -qr dist/sora_model.zip sora_model pipelines jobs -x '*__pycache__*'
+
+clean:
+	rm -rf $(LAKE) dist build *.egg-info .pytest_cache

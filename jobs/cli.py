@@ -1,0 +1,40 @@
+"""Shared command-line plumbing: --conf-file, key=value overrides, logging set-up, --help listing every key."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import TypeVar
+
+from sora_model import config as config_lib
+
+T = TypeVar("T")
+
+
+def parser_for(cls: type, description: str, prog: str) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=prog, description=description, formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="config keys (set in the YAML file or as key=value; precedence CLI > YAML > defaults):\n"
+               + config_lib.help_text(cls))
+    parser.add_argument("--conf-file", help="YAML config file (e.g. conf/local.yaml)")
+    parser.add_argument("--print-config", action="store_true",
+                        help="print the resolved config as YAML and exit without running")
+    parser.add_argument("--log-level", default="INFO", help="Python log level of the job (default INFO)")
+    parser.add_argument("overrides", nargs="*", metavar="key=value",
+                        help="config overrides, e.g. decode.height_px=96 clip.mode=shots")
+    return parser
+
+
+def setup_logging(level: str) -> None:
+    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
+    logging.getLogger("py4j").setLevel(logging.WARNING)
+
+
+def load_config(cls: type[T], args: argparse.Namespace) -> T:
+    """Resolve the config or exit with status 2 and the reason (a user error, not a crash)."""
+    try:
+        return config_lib.load(cls, args.conf_file, args.overrides)
+    except config_lib.ConfigError as e:
+        sys.exit(f"config error: {e}")

@@ -1,0 +1,459 @@
+"""Curate: a folder of videos -> Delta tables (videos, rejects, clips, datasets) + Parquet shards.
+
+Plan of one run:
+  ingest   list files (driver, names only); drop those the lake already accounts for (same uri, size, mtime)
+  probe    executors hash and probe each new file and apply the per-file gate -> staging Parquet (runs once)
+  clean    exact duplicates by sha256 (in this run and against the lake); labels joined
+  decode   executors clip, decode, augment and write shards per task attempt -> staging Parquet (runs once)
+  tables   MERGE rejects, videos, clips; register a new dataset version listing every shard of the dataset
+
+Retry safety: IDs come from content, tables are MERGEd on them, shards of a version nobody registered are
+deleted before that version is written again, and files of failed task attempts are removed at the end.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import pyarrow as pa
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.window import Window
+
+from pipelines.ingest import list_files
+from pipelines.lake import Lake, spark_uri
+from pipelines.session import SparkConfig
+from sora_model import config as config_lib
+from sora_model import rejects as reasons
+from sora_model import storage
+from sora_model.augment import AugmentConfig
+from sora_model.clean import CleanConfig
+from sora_model.clips import ClipConfig
+from sora_model.decode import DecodeConfig
+from sora_model.labels import class_index, read_labels_csv
+from sora_model.schema import describe
+from sora_model.shards import ShardConfig
+from sora_model.split import SPLITS, SplitConfig
+from sora_model.video_tasks import PROBE_FIELDS, DatasetPlan
+
+logger = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".mpg", ".mpeg", ".flv",
+                    ".wmv", ".3gp", ".ogv")
+
+
+@dataclass(frozen=True, kw_only=True)
+class CurateConfig:
+    input_uri: str = "lake/raw/demo"
+    """Folder or object-store prefix holding the corpus (listed recursively)."""
+    lake_uri: str = "lake"
+    """Root of the lake: Delta tables under tables/, shards under datasets/, run records under runs/."""
+    dataset: str = "demo"
+    """Name of the dataset to build or extend. Its build settings (clip, decode sizes, augment, split) are fixed
+    at its first version; use a new name to build with other settings."""
+    labels_csv: str | None = None
+    """CSV with columns path,label_name (paths relative to input_uri). Default: input_uri/labels.csv if present;
+    without labels every clip gets label -1."""
+    extensions: tuple[str, ...] = VIDEO_EXTENSIONS
+    """File name endings that count as videos; other files are counted as ignored."""
+    tasks_per_core: int = 4
+    """Spark partitions per available core for the probe and decode stages (more evens out long videos)."""
+    spark: SparkConfig = field(default_factory=SparkConfig)
+    clean: CleanConfig = field(default_factory=CleanConfig)
+    clip: ClipConfig = field(default_factory=ClipConfig)
+    decode: DecodeConfig = field(default_factory=DecodeConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    shard: ShardConfig = field(default_factory=ShardConfig)
+
+    def __post_init__(self) -> None:
+        if not self.dataset or not self.dataset.replace("-", "").replace("_", "").isalnum():
+            raise ValueError(f"dataset must be letters, digits, '-' or '_', got {self.dataset!r}")
+        if self.tasks_per_core < 1:
+            raise ValueError(f"tasks_per_core must be >= 1, got {self.tasks_per_core}")
+        if not self.extensions:
+            raise ValueError("extensions must not be empty")
+
+    def build_settings(self) -> dict[str, Any]:
+        """Settings that decide a dataset's content; every version of a dataset must share them."""
+        return {
+            "clip": dataclasses.asdict(self.clip),
+            "decode": {k: getattr(self.decode, k) for k in ("frames_per_clip", "height_px", "width_px")},
+            "augment": {**dataclasses.asdict(self.augment), "splits": list(self.augment.splits)},
+            "split": dataclasses.asdict(self.split),
+        }
+
+
+@dataclass
+class CurateSummary:
+    run_id: str
+    dataset: str
+    dataset_version: int | None
+    """Version registered by this run; None when nothing new was found."""
+    files_listed: int = 0
+    files_ignored: int = 0
+    files_already_in_lake: int = 0
+    files_new: int = 0
+    videos_clipped: int = 0
+    files_rejected: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    pyav_fallbacks: int = 0
+    clips_new: int = 0
+    rows_new_per_split: dict[str, int] = field(default_factory=dict)
+    dataset_rows_per_split: dict[str, int] = field(default_factory=dict)
+    dataset_shards: int = 0
+    stage_s: dict[str, float] = field(default_factory=dict)
+    frames_decoded: int = 0
+    executor_decode_s: float = 0.0
+
+    def check_invariant(self) -> None:
+        """Every listed file is accounted for: already in the lake, clipped now, or rejected now."""
+        accounted = self.files_already_in_lake + self.videos_clipped + self.files_rejected
+        if accounted != self.files_listed:
+            raise RuntimeError(f"bug: {self.files_listed} files listed but {accounted} accounted for "
+                               f"({self.files_already_in_lake} in lake + {self.videos_clipped} clipped + "
+                               f"{self.files_rejected} rejected)")
+
+    def render(self) -> str:
+        lines = [f"curate run {self.run_id} -> dataset {self.dataset!r} "
+                 + (f"v{self.dataset_version}" if self.dataset_version else "(unchanged)"),
+                 f"  videos found        {self.files_listed}  (+{self.files_ignored} non-video files ignored)",
+                 f"  already in lake     {self.files_already_in_lake}",
+                 f"  new                 {self.files_new}",
+                 f"    clipped           {self.videos_clipped}  ({self.pyav_fallbacks} via PyAV fallback)",
+                 f"    rejected          {self.files_rejected}"]
+        for reason, n in sorted(self.rejects_by_reason.items()):
+            lines.append(f"      {reason:<17} {n}")
+        lines.append(f"  clips new           {self.clips_new}")
+        lines.append("  rows new per split  " + _fmt_splits(self.rows_new_per_split))
+        lines.append("  dataset rows        " + _fmt_splits(self.dataset_rows_per_split)
+                     + f"  in {self.dataset_shards} shards")
+        lines.append("  time per stage      " + "  ".join(f"{k} {v:.1f}s" for k, v in self.stage_s.items()))
+        return "\n".join(lines)
+
+
+def _fmt_splits(counts: dict[str, int]) -> str:
+    return "  ".join(f"{s} {counts.get(s, 0)}" for s in SPLITS)
+
+
+PROBED = pa.schema([
+    ("uri", pa.string()), ("size_bytes", pa.int64()), ("modified_ms", pa.int64()), ("video_id", pa.string()),
+    ("container", pa.string()), ("codec", pa.string()), ("width_px", pa.int32()), ("height_px", pa.int32()),
+    ("fps", pa.float64()), ("duration_s", pa.float64()), ("frame_count", pa.int64()),
+    ("reject_stage", pa.string()), ("reject_reason", pa.string()), ("reject_detail", pa.string()),
+    ("probe_s", pa.float64()),
+])
+
+DECODED = pa.schema([
+    ("kind", pa.string()),  # 'clip', 'video' or 'shard'
+    ("video_id", pa.string()), ("split", pa.string()),
+    ("clip_id", pa.string()), ("clip_index", pa.int32()), ("start_frame", pa.int64()), ("end_frame", pa.int64()),
+    ("start_s", pa.float64()), ("end_s", pa.float64()), ("rows", pa.int32()), ("shard_uri", pa.string()),
+    ("decoder", pa.string()), ("decoded_frame_count", pa.int64()), ("clip_count", pa.int32()),
+    ("clips_dropped", pa.int32()), ("cuts", pa.list_(pa.int32())), ("fallback_reason", pa.string()),
+    ("decode_error", pa.string()), ("decode_s", pa.float64()), ("reject_reason", pa.string()),
+    ("reject_detail", pa.string()), ("shard_rows", pa.int64()), ("shard_size_bytes", pa.int64()),
+])
+
+
+def _probe_partition(clean_cfg: CleanConfig):  # noqa: ANN202 - mapInArrow function
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from sora_model.video_tasks import probe_one
+
+        for batch in batches:
+            rows = [{**f, **probe_one(f["uri"], clean_cfg)} for f in batch.to_pylist()]
+            yield pa.RecordBatch.from_pylist(rows, schema=PROBED)
+
+    return run
+
+
+def _decode_partition(plan: DatasetPlan, split_cfg: SplitConfig):  # noqa: ANN202 - mapInArrow function
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        from sora_model.split import assign_split
+        from sora_model.video_tasks import VideoProcessor
+
+        ctx = TaskContext.get()
+        tag = f"{ctx.partitionId():05d}-{ctx.attemptNumber()}" if ctx else "local"
+        processor = VideoProcessor(plan, tag)
+        for batch in batches:
+            for video in batch.to_pylist():
+                video["split"] = assign_split(video["video_id"], split_cfg)
+                clips, status = processor.process(video)
+                out = [{"kind": "clip", "split": video["split"], **c} for c in clips]
+                out.append({"kind": "video", "split": video["split"], **status})
+                yield pa.RecordBatch.from_pylist(out, schema=DECODED)
+        shards = [{"kind": "shard", "shard_uri": s.uri, "split": s.split, "shard_rows": s.rows,
+                   "shard_size_bytes": s.size_bytes} for s in processor.close()]
+        if shards:
+            yield pa.RecordBatch.from_pylist(shards, schema=DECODED)
+
+    return run
+
+
+class _Stages:
+    """Wall time per stage, for the summary."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, float] = {}
+        self._name: str | None = None
+        self._start = 0.0
+
+    def start(self, name: str) -> None:
+        self.stop()
+        logger.info("stage %s ...", name)
+        self._name, self._start = name, time.perf_counter()
+
+    def stop(self) -> None:
+        if self._name:
+            self.times[self._name] = round(time.perf_counter() - self._start, 2)
+            logger.info("stage %s done in %.1fs", self._name, self.times[self._name])
+            self._name = None
+
+
+def new_run_id() -> str:
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+
+
+def _latest_dataset(lake: Lake, name: str) -> dict[str, Any] | None:
+    rows = lake.read("datasets").where(F.col("name") == name).orderBy(F.col("version").desc()).limit(1).collect()
+    return rows[0].asDict(recursive=True) if rows else None
+
+
+def _check_build_settings(latest: dict[str, Any] | None, cfg: CurateConfig) -> None:
+    if latest is None:
+        return
+    before = json.loads(latest["build_config_json"])
+    now = json.loads(json.dumps(cfg.build_settings()))
+    if before != now:
+        diffs = [f"{section}.{k}: {before.get(section, {}).get(k)!r} -> {v!r}"
+                 for section, values in now.items() for k, v in values.items()
+                 if before.get(section, {}).get(k) != v]
+        raise ValueError(f"dataset {cfg.dataset!r} v{latest['version']} was built with other settings "
+                         f"({'; '.join(diffs)}). Rerun with its settings, or set dataset=<new name>.")
+
+
+def _labels(cfg: CurateConfig) -> dict[str, str]:
+    uri = cfg.labels_csv or storage.join(storage.normalize(cfg.input_uri), "labels.csv")
+    if cfg.labels_csv is None and not storage.exists(uri):
+        logger.warning("no labels CSV at %s: clips get label -1", uri)
+        return {}
+    if not storage.exists(uri):
+        raise FileNotFoundError(f"labels_csv {uri} does not exist")
+    return read_labels_csv(uri, cfg.input_uri)
+
+
+def run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str | None = None) -> CurateSummary:
+    run_id = run_id or new_run_id()
+    lake = Lake(spark, cfg.lake_uri)
+    stages = _Stages()
+    summary = CurateSummary(run_id=run_id, dataset=cfg.dataset, dataset_version=None)
+    storage.write_text(lake.uri("runs", run_id, "config.yaml"), config_lib.to_yaml(cfg))
+    staging = lake.uri("_staging", run_id)
+    cores = spark.sparkContext.defaultParallelism
+    now = F.current_timestamp()
+
+    # --- ingest: list, and drop what the lake already accounts for ---------------------------------------------
+    stages.start("ingest")
+    listing = list_files(spark, cfg.input_uri, cfg.extensions)
+    summary.files_listed, summary.files_ignored = len(listing.files), listing.ignored
+    latest = _latest_dataset(lake, cfg.dataset)
+    _check_build_settings(latest, cfg)
+    version = (latest["version"] if latest else 0) + 1
+    file_schema = "uri string, size_bytes long, modified_ms long"
+    files = spark.createDataFrame(listing.files, file_schema)
+    key = ["uri", "size_bytes", "modified_ms"]
+    in_dataset = (lake.read("clips").where((F.col("dataset") == cfg.dataset) & (F.col("dataset_version") < version))
+                  .select("video_id").distinct())
+    done_videos = lake.read("videos").join(in_dataset, "video_id")
+    done = lake.read("rejects").select(*key).unionByName(done_videos.select(*key)).distinct()
+    new_files = files.join(done, key, "left_anti").collect()
+    summary.files_new = len(new_files)
+    summary.files_already_in_lake = summary.files_listed - summary.files_new
+    if not new_files:
+        stages.stop()
+        summary.stage_s = stages.times
+        summary.dataset_rows_per_split = dict(latest["rows_per_split"]) if latest else {}
+        summary.dataset_shards = len(latest["shard_uris"]) if latest else 0
+        summary.check_invariant()
+        _save_summary(lake, summary)
+        return summary
+
+    # --- probe (executors): sha256 + container facts + per-file gate, materialized once --------------------------
+    stages.start("probe")
+    parts = max(1, min(len(new_files), cores * cfg.tasks_per_core))
+    new_df = spark.createDataFrame(new_files, file_schema).repartition(parts)
+    probed_uri = spark_uri(storage.join(staging, "probed"))
+    new_df.mapInArrow(_probe_partition(cfg.clean), from_arrow_schema(PROBED)).write.mode("overwrite") \
+        .parquet(probed_uri)
+    probed = spark.read.parquet(probed_uri)
+
+    # --- clean: duplicates (this run and lake), labels -----------------------------------------------------------
+    stages.start("clean")
+    ok = probed.where(F.col("reject_reason").isNull())
+    first = Window.partitionBy("video_id").orderBy("uri")
+    ok = ok.withColumn("kept_uri", F.first("uri").over(first))
+    lake_videos = done_videos.select("video_id", F.col("uri").alias("lake_uri"))
+    ok = ok.join(lake_videos, "video_id", "left")
+    dup_of = F.coalesce(F.col("lake_uri"), F.col("kept_uri"))
+    dups = ok.where(dup_of != F.col("uri")).select(
+        *key, "video_id", F.lit("clean").alias("stage"), F.lit(reasons.DUPLICATE_OF).alias("reason"),
+        F.concat(F.lit("same sha256 as "), dup_of).alias("detail"))
+    # Same content at the same uri, only touched: already in the dataset, refresh its row, decode nothing.
+    touched = ok.where(F.col("lake_uri") == F.col("uri")).select(*key, "video_id")
+    accepted = ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri")))
+    label_map = _labels(cfg)
+    classes = class_index(list(latest["classes"]) if latest else [], set(label_map.values()))
+    labels_df = spark.createDataFrame(
+        [(storage.normalize(u), n, classes.index(n)) for u, n in label_map.items()],
+        "uri string, label_name string, label int")
+    accepted = accepted.join(F.broadcast(labels_df), "uri", "left").select(
+        "video_id", "uri", *PROBE_FIELDS, F.coalesce("label", F.lit(-1)).alias("label"),
+        F.coalesce("label_name", F.lit("")).alias("label_name"))
+    probe_rejects = probed.where(F.col("reject_reason").isNotNull()).select(
+        *key, "video_id", F.col("reject_stage").alias("stage"), F.col("reject_reason").alias("reason"),
+        F.col("reject_detail").alias("detail"))
+
+    # --- decode (executors): clip, decode, augment, shard --------------------------------------------------------
+    stages.start("decode")
+    out_uri = lake.uri("datasets", cfg.dataset, f"v{version}")
+    storage.delete_dir(out_uri)  # shards of an unregistered (crashed) attempt at this version
+    plan = DatasetPlan(name=cfg.dataset, version=version, out_uri=out_uri, classes=tuple(classes),
+                       clip=cfg.clip, decode=cfg.decode, augment=cfg.augment, shard=cfg.shard)
+    accepted = accepted.cache()
+    n_accepted = accepted.count()
+    decoded_uri = spark_uri(storage.join(staging, "decoded"))
+    if n_accepted:
+        parts = max(1, min(n_accepted, cores * cfg.tasks_per_core))
+        accepted.repartition(parts).mapInArrow(_decode_partition(plan, cfg.split), from_arrow_schema(DECODED)) \
+            .write.mode("overwrite").parquet(decoded_uri)
+        decoded = spark.read.parquet(decoded_uri).cache()
+    else:
+        decoded = spark.createDataFrame([], from_arrow_schema(DECODED))
+    status = decoded.where(F.col("kind") == "video")
+    clips = decoded.where(F.col("kind") == "clip")
+    shards = decoded.where(F.col("kind") == "shard").select("shard_uri", "split", "shard_rows").collect()
+
+    # --- tables ----------------------------------------------------------------------------------------------
+    stages.start("tables")
+    files_meta = probed.select(*key, "video_id")
+    decode_rejects = status.where(F.col("reject_reason").isNotNull()).join(
+        accepted.select("video_id", "uri"), "video_id").join(files_meta.drop("video_id"), "uri").select(
+        *key, "video_id", F.lit("decode").alias("stage"), F.col("reject_reason").alias("reason"),
+        F.col("reject_detail").alias("detail"))
+    all_rejects = probe_rejects.unionByName(dups).unionByName(decode_rejects) \
+        .withColumn("run_id", F.lit(run_id)).withColumn("rejected_at", now).cache()
+    good = status.where(F.col("reject_reason").isNull()).select(
+        "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_dropped", "cuts",
+        "fallback_reason", "decode_error", "decode_s").join(accepted, "video_id") \
+        .join(files_meta.drop("video_id"), "uri")
+    videos_rows = good.withColumn("run_id", F.lit(run_id)).withColumn("updated_at", now).cache()
+    summary.videos_clipped = videos_rows.count()
+    rejects_rows = all_rejects.collect()
+    summary.files_rejected = len(rejects_rows)
+    summary.files_already_in_lake += touched.count()
+    for r in rejects_rows:
+        summary.rejects_by_reason[r["reason"]] = summary.rejects_by_reason.get(r["reason"], 0) + 1
+    stats = videos_rows.agg(F.count(F.when(F.col("decoder") == "pyav", 1)).alias("pyav"),
+                            F.sum("decoded_frame_count").alias("frames"), F.sum("decode_s").alias("secs")).first()
+    summary.pyav_fallbacks, summary.frames_decoded = int(stats["pyav"] or 0), int(stats["frames"] or 0)
+    summary.executor_decode_s = float(stats["secs"] or 0.0)
+
+    clip_rows = clips.join(
+        accepted.select("video_id", "label", "label_name"), "video_id").select(
+        F.lit(cfg.dataset).alias("dataset"), F.lit(version).alias("dataset_version"), "clip_id", "video_id",
+        "clip_index", "start_frame", "end_frame", "start_s", "end_s", "label", "label_name", "split", "rows",
+        "shard_uri", F.lit(run_id).alias("run_id")).cache()
+    summary.clips_new = clip_rows.count()
+    for r in clip_rows.groupBy("split").agg(F.sum("rows").alias("n")).collect():
+        summary.rows_new_per_split[r["split"]] = int(r["n"])
+
+    if rejects_rows:
+        lake.merge("rejects", all_rejects)
+    if summary.videos_clipped:
+        # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
+        lake.remove("rejects", videos_rows.select("uri"))
+        lake.merge("videos", videos_rows)
+    if touched.count():
+        refreshed = lake.read("videos").drop(*key).join(touched, "video_id")
+        lake.merge("videos", refreshed.withColumn("run_id", F.lit(run_id)).withColumn("updated_at", now))
+    if summary.clips_new:
+        lake.merge("clips", clip_rows)
+
+    # --- register the dataset version --------------------------------------------------------------------------
+    stages.start("register")
+    if shards:
+        _register(lake, cfg, run_id, version, latest, classes, shards, clip_rows)
+        summary.dataset_version = version
+        latest = _latest_dataset(lake, cfg.dataset)
+    _remove_orphans(out_uri, {s["shard_uri"] for s in shards})
+    storage.delete_dir(staging)
+    accepted.unpersist()
+    decoded.unpersist()
+    stages.stop()
+    summary.stage_s = stages.times
+    summary.dataset_rows_per_split = dict(latest["rows_per_split"]) if latest else {}
+    summary.dataset_shards = len(latest["shard_uris"]) if latest else 0
+    summary.check_invariant()
+    _save_summary(lake, summary)
+    return summary
+
+
+def _register(lake: Lake, cfg: CurateConfig, run_id: str, version: int, latest: dict[str, Any] | None,
+              classes: list[str], shards: list, clip_rows: DataFrame) -> None:
+    prev_uris = list(latest["shard_uris"]) if latest else []
+    prev_splits = list(latest["shard_splits"]) if latest else []
+    uris = prev_uris + [s["shard_uri"] for s in shards]
+    splits = prev_splits + [s["split"] for s in shards]
+    rows = dict(latest["rows_per_split"]) if latest else {}
+    for s in shards:
+        rows[s["split"]] = rows.get(s["split"], 0) + int(s["shard_rows"])
+    spark = lake.spark
+    all_clips = lake.read("clips").where((F.col("dataset") == cfg.dataset) & (F.col("dataset_version") <= version))
+    per_split = {r["split"]: (int(r["clips"]), int(r["videos"])) for r in all_clips.groupBy("split").agg(
+        F.count("*").alias("clips"), F.countDistinct("video_id").alias("videos")).collect()}
+    shape = [cfg.decode.frames_per_clip, cfg.decode.height_px, cfg.decode.width_px, 3]
+    sources = {name: lake.version(name) for name in ("videos", "rejects", "clips")}
+    row = {
+        "name": cfg.dataset, "version": version, "created_at": datetime.now(timezone.utc), "run_id": run_id,
+        "shard_uris": uris, "shard_splits": splits, "rows_per_split": {s: rows.get(s, 0) for s in SPLITS},
+        "clips_per_split": {s: per_split.get(s, (0, 0))[0] for s in SPLITS},
+        "videos_per_split": {s: per_split.get(s, (0, 0))[1] for s in SPLITS},
+        "frames_shape": shape, "classes": classes,
+        "schema_json": json.dumps(describe(shape, classes, cfg.dataset, version), sort_keys=True),
+        "build_config_json": json.dumps(cfg.build_settings(), sort_keys=True),
+        "source_versions": {k: int(v) for k, v in sources.items() if v is not None},
+        "config_yaml": config_lib.to_yaml(cfg),
+    }
+    from pipelines.lake import table_schema
+
+    lake.merge("datasets", spark.createDataFrame([row], table_schema("datasets")), update=False)
+
+
+def _remove_orphans(out_uri: str, registered: set[str]) -> None:
+    """Delete shard files written by task attempts that did not commit (retries, speculation)."""
+    import pyarrow.fs as pafs
+
+    if not storage.exists(out_uri):
+        return
+    fs, path = storage.filesystem(out_uri)
+    keep = {storage.filesystem(uri)[1] for uri in registered}
+    for info in fs.get_file_info(pafs.FileSelector(path, recursive=True)):
+        if info.type == pafs.FileType.File and info.path not in keep:
+            logger.info("removing orphan shard %s", info.path)
+            fs.delete_file(info.path)
+
+
+def _save_summary(lake: Lake, summary: CurateSummary) -> None:
+    storage.write_text(lake.uri("runs", summary.run_id, "summary.json"),
+                       json.dumps(dataclasses.asdict(summary), indent=1, sort_keys=True))

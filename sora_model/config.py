@@ -1,0 +1,223 @@
+"""Typed configuration: frozen dataclasses merged as defaults < YAML < CLI ``key=value`` overrides.
+
+Every job has one top-level config dataclass whose fields are scalars or nested config dataclasses. Field
+docstrings (the string literal right after a field) are the documentation: ``describe`` turns them into the
+``--help`` text, so an option cannot exist without an explanation.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import inspect
+import textwrap
+import types
+import typing
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+class ConfigError(ValueError):
+    """A configuration value or key is wrong; the message names it."""
+
+
+def _field_types(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _is_config(tp: Any) -> bool:
+    return inspect.isclass(tp) and dataclasses.is_dataclass(tp)
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    """Turn a YAML/CLI value into the field's declared type, or raise ConfigError naming the key."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        if value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~")):
+            return None
+        return _coerce(value, args[0], key)
+    if origin in (list, tuple):
+        (item_tp, *_) = typing.get_args(tp) or (Any,)
+        if isinstance(value, str):
+            value = yaml.safe_load(value) if value.strip().startswith("[") else [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected a list, got {value!r}")
+        items = [_coerce(v, item_tp, key) for v in value]
+        return tuple(items) if origin is tuple else items
+    if origin is dict:
+        if isinstance(value, str):
+            value = yaml.safe_load(value)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping, got {value!r}")
+        return _flatten(value)
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "1", "on"):
+            return True
+        if isinstance(value, str) and value.lower() in ("false", "no", "0", "off"):
+            return False
+        raise ConfigError(f"{key}: expected true/false, got {value!r}")
+    if tp in (int, float):
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        try:
+            number = tp(value) if not (tp is int and isinstance(value, float)) else value
+        except (TypeError, ValueError):
+            raise ConfigError(f"{key}: expected {tp.__name__}, got {value!r}") from None
+        if tp is int and (isinstance(number, float) or float(number) != float(value)):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        return number
+    if tp is str:
+        if isinstance(value, (dict, list)):
+            raise ConfigError(f"{key}: expected a string, got {value!r}")
+        return str(value)
+    raise ConfigError(f"{key}: unsupported field type {tp!r}")
+
+
+def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    # A dict-valued option (spark.conf) has dotted keys of its own; an override like
+    # spark.conf.spark.ui.enabled=false arrives split on the dots and is joined back here.
+    out: dict[str, str] = {}
+    for k, v in tree.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = str(v).lower() if isinstance(v, bool) else str(v)
+    return out
+
+
+def build(cls: type[T], data: dict[str, Any] | None, prefix: str = "") -> T:
+    """Build ``cls`` from a nested mapping; unknown keys are an error (a typo must not pass silently)."""
+    data = dict(data or {})
+    hints = _field_types(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - names)
+    if unknown:
+        raise ConfigError(f"unknown config key(s) {', '.join(prefix + u for u in unknown)}; "
+                          f"valid keys under '{prefix or '<root>'}': {', '.join(sorted(names))}")
+    kwargs: dict[str, Any] = {}
+    for f in dataclasses.fields(cls):
+        if f.name not in data:
+            continue
+        tp, key = hints[f.name], prefix + f.name
+        if _is_config(tp):
+            value = data[f.name]
+            if not isinstance(value, dict):
+                raise ConfigError(f"{key}: expected a mapping of {tp.__name__} keys, got {value!r}")
+            kwargs[f.name] = build(tp, value, key + ".")
+        else:
+            kwargs[f.name] = _coerce(data[f.name], tp, key)
+    try:
+        return cls(**kwargs)
+    except ValueError as e:  # __post_init__ checks raise ValueError; name the section
+        raise ConfigError(f"{prefix.rstrip('.') or cls.__name__}: {e}") from None
+
+
+def _set_path(tree: dict[str, Any], dotted: str, value: Any) -> None:
+    node = tree
+    parts = dotted.split(".")
+    for part in parts[:-1]:
+        node = node.setdefault(part, {})
+        if not isinstance(node, dict):
+            raise ConfigError(f"override {dotted}: '{part}' is not a section")
+    node[parts[-1]] = value
+
+
+def parse_overrides(overrides: list[str]) -> dict[str, Any]:
+    """``["clip.mode=shots", "decode.height_px=64"]`` -> nested dict of YAML-parsed scalars."""
+    tree: dict[str, Any] = {}
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override {item!r} is not key=value (e.g. decode.height_px=64)")
+        key, raw = item.split("=", 1)
+        value = yaml.safe_load(raw) if raw.strip() else ""
+        _set_path(tree, key.strip(), value)
+    return tree
+
+
+def _merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in top.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def load(cls: type[T], conf_file: str | Path | None = None, overrides: list[str] | None = None) -> T:
+    """Resolve a job config: dataclass defaults < YAML file < ``key=value`` overrides."""
+    data: dict[str, Any] = {}
+    if conf_file is not None:
+        path = Path(conf_file)
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        loaded = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        data = loaded
+    data = _merge(data, parse_overrides(overrides or []))
+    return build(cls, data)
+
+
+def to_dict(cfg: Any) -> dict[str, Any]:
+    """Plain nested dict (tuples as lists) for YAML and JSON."""
+    def plain(v: Any) -> Any:
+        if dataclasses.is_dataclass(v):
+            return {f.name: plain(getattr(v, f.name)) for f in dataclasses.fields(v)}
+        if isinstance(v, (list, tuple)):
+            return [plain(x) for x in v]
+        if isinstance(v, dict):
+            return {k: plain(x) for k, x in v.items()}
+        return v
+    return plain(cfg)
+
+
+def to_yaml(cfg: Any) -> str:
+    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+
+
+def field_docs(cls: type) -> dict[str, str]:
+    """Docstrings written right after each field of a dataclass (the attribute-docstring convention)."""
+    try:
+        source = textwrap.dedent(inspect.getsource(cls))
+    except (OSError, TypeError):
+        return {}
+    tree = ast.parse(source)
+    body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+    docs: dict[str, str] = {}
+    for node, nxt in zip(body, body[1:]):
+        if (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)
+                and isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant)
+                and isinstance(nxt.value.value, str)):
+            docs[node.target.id] = " ".join(nxt.value.value.split())
+    return docs
+
+
+def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
+    """(dotted key, default, doc) for every leaf option, for ``--help``."""
+    rows: list[tuple[str, str, str]] = []
+    docs = field_docs(cls)
+    hints = _field_types(cls)
+    defaults = cls()
+    for f in dataclasses.fields(cls):
+        tp = hints[f.name]
+        if _is_config(tp):
+            rows.extend(describe(tp, prefix + f.name + "."))
+        else:
+            rows.append((prefix + f.name, repr(getattr(defaults, f.name)), docs.get(f.name, "")))
+    return rows
+
+
+def help_text(cls: type) -> str:
+    lines = []
+    for key, default, doc in describe(cls):
+        lines.append(f"  {key} (default {default})")
+        if doc:
+            lines.extend("      " + line for line in textwrap.wrap(doc, 96))
+    return "\n".join(lines)

@@ -1,0 +1,43 @@
+"""Frame geometry: short-side resize then centre crop, and a small bilinear resize for augmentation."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def resize_dims(width_px: int, height_px: int, out_width_px: int, out_height_px: int) -> tuple[int, int]:
+    """(width, height) after scaling the source so it covers the output box with its aspect ratio kept.
+
+    Scaling by the larger of the two ratios makes the short side (relative to the box) fit exactly; the centre
+    crop then removes the excess of the long side.
+    """
+    if min(width_px, height_px, out_width_px, out_height_px) <= 0:
+        raise ValueError(f"sizes must be > 0: {width_px}x{height_px} -> {out_width_px}x{out_height_px}")
+    scale = max(out_width_px / width_px, out_height_px / height_px)
+    return max(out_width_px, round(width_px * scale)), max(out_height_px, round(height_px * scale))
+
+
+def center_crop(frame: np.ndarray, out_height_px: int, out_width_px: int) -> np.ndarray:
+    """Centre crop of an ``[..., H, W, C]`` array (a view)."""
+    h, w = frame.shape[-3], frame.shape[-2]
+    if h < out_height_px or w < out_width_px:
+        raise ValueError(f"cannot crop {h}x{w} to {out_height_px}x{out_width_px}")
+    top, left = (h - out_height_px) // 2, (w - out_width_px) // 2
+    return frame[..., top:top + out_height_px, left:left + out_width_px, :]
+
+
+def resize_bilinear(frames: np.ndarray, out_height_px: int, out_width_px: int) -> np.ndarray:
+    """Bilinear resize of uint8 ``[T, H, W, C]`` (half-pixel centres, like OpenCV's INTER_LINEAR)."""
+    t, h, w, c = frames.shape
+    if (h, w) == (out_height_px, out_width_px):
+        return frames.copy()
+    ys = np.clip((np.arange(out_height_px) + 0.5) * h / out_height_px - 0.5, 0, h - 1)
+    xs = np.clip((np.arange(out_width_px) + 0.5) * w / out_width_px - 0.5, 0, w - 1)
+    y0, x0 = np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
+    y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
+    wy, wx = (ys - y0)[None, :, None, None], (xs - x0)[None, None, :, None]
+    f = frames.astype(np.float32)
+    top = f[:, y0][:, :, x0] * (1 - wx) + f[:, y0][:, :, x1] * wx
+    bottom = f[:, y1][:, :, x0] * (1 - wx) + f[:, y1][:, :, x1] * wx
+    out = top * (1 - wy) + bottom * wy
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
