@@ -170,8 +170,13 @@ def _fixed(source: _DecordSource | _PyAVSource, probe: ProbeResult, clip_cfg: Cl
     spans = fixed_spans(frame_count, probe.fps, clip_cfg)
     report.clips_planned = len(spans)
     picks = [pick(span) for span in spans]
-    needed = sorted({int(i) for rows in picks for idx in rows for i in idx})
+    needed = {int(i) for rows in picks for idx in rows for i in idx}
     last_needed = [max(int(idx.max()) for idx in rows) for rows in picks]
+    if source.frame_count is None:
+        # No index (PyAV): the file may end early, so a clip counts only once its last frame was decoded.
+        needed |= {span.end_frame - 1 for span in spans}
+        last_needed = [max(last, span.end_frame - 1) for last, span in zip(last_needed, spans)]
+    needed = sorted(needed)
     # Overlapping, jittered spans: a later span may need an earlier frame than the next one to finish.
     keep_from = [min(int(idx.min()) for idx in rows) for rows in picks] + [frame_count]
     for k in range(len(spans) - 1, -1, -1):

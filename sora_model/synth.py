@@ -153,6 +153,26 @@ class _Shot:
             img[t0:t1, l0:l1] = self.tex[t0 - top:t1 - top, l0 - left:l1 - left]
 
 
+def rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:
+    """BT.601 limited-range RGB -> planar YUV 4:2:0 as PyAV's ``(h * 3 / 2, w)`` layout.
+
+    Done here rather than by FFmpeg's swscale, whose SIMD paths round differently depending on the input
+    buffer's alignment: the same frames then encoded to different bytes from run to run.
+    """
+    f = img.astype(np.float32)
+    r, g, b = f[..., 0], f[..., 1], f[..., 2]
+    y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
+    cb = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
+    cr = 128 + (112.0 * r - 93.786 * g - 18.214 * b) / 255
+    h, w = img.shape[:2]
+
+    def sub(c: np.ndarray) -> np.ndarray:
+        return c.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)).ravel()
+
+    planes = np.concatenate([y.ravel(), sub(cb), sub(cr)]).reshape(h * 3 // 2, w)
+    return np.clip(np.rint(planes), 0, 255).astype(np.uint8)
+
+
 def _encode(path: Path, frames, width_px: int, height_px: int, fps: int, faststart: bool) -> None:  # noqa: ANN001
     import av
 
@@ -164,7 +184,7 @@ def _encode(path: Path, frames, width_px: int, height_px: int, fps: int, faststa
         # One thread and a fixed GOP: x264 output is then byte-for-byte reproducible.
         stream.options = {"preset": "veryfast", "crf": "23", "threads": "1", "g": str(2 * fps)}
         for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb_to_yuv420p(img), format="yuv420p")):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
