@@ -1,0 +1,62 @@
+"""One local[2] Spark session with Delta for the whole integration run, and helpers to run the curate job."""
+
+from __future__ import annotations
+
+import csv
+import shutil
+from pathlib import Path
+
+import pytest
+
+from pipelines.curate import CurateConfig, CurateSummary, run_curate
+from pipelines.session import SparkConfig, build_session
+from sora_model import config as config_lib
+from sora_model.synth import write_corpus
+
+# Small frames and short clips keep the suite fast; everything else is the production path.
+TEST_OVERRIDES = [
+    "clip.mode=shots", "clip.clip_len_s=2.0", "clip.stride_s=2.0", "clip.min_clip_len_s=1.0",
+    "decode.frames_per_clip=4", "decode.height_px=32", "decode.width_px=32",
+    "augment.copies=1", "augment.hflip_p=0.0", "split.train_frac=0.5", "split.val_frac=0.25",
+    "shard.shard_size_mb=1", "shard.row_group_size_mb=0.25", "tasks_per_core=2",
+]
+
+
+@pytest.fixture(scope="session")
+def spark():
+    session = build_session(SparkConfig(master="local[2]", app_name="sora_model-tests", conf={
+        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
+        "spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2",
+    }))
+    yield session
+    session.stop()
+
+
+def curate_config(input_dir: Path, lake: Path, *extra: str) -> CurateConfig:
+    return config_lib.load(CurateConfig, None,
+                           [f"input_uri={input_dir}", f"lake_uri={lake}", *TEST_OVERRIDES, *extra])
+
+
+def run(spark, input_dir: Path, lake: Path, *extra: str) -> CurateSummary:
+    return run_curate(spark, curate_config(input_dir, lake, *extra))
+
+
+def copy_corpus(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst)
+    return dst
+
+
+def add_videos(input_dir: Path, subdir: str, videos: int, seed: int, scratch: Path) -> list[str]:
+    """Synthesize more good videos into input_dir/subdir and append their labels to input_dir/labels.csv."""
+    write_corpus(scratch, videos=videos, seed=seed, bad_files=False)
+    with open(scratch / "labels.csv") as f:
+        rows = list(csv.DictReader(f))
+    added = []
+    for row in rows:
+        target = input_dir / subdir / row["path"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(scratch / row["path"], target)
+        added.append(f"{subdir}/{row['path']}")
+    with open(input_dir / "labels.csv", "a", newline="") as f:
+        csv.writer(f).writerows([(name, row["label_name"]) for name, row in zip(added, rows)])
+    return added

@@ -1,0 +1,149 @@
+"""The curate job end to end on local[2] with Delta: accounting, rejects, shards, reruns."""
+
+from __future__ import annotations
+
+import uuid
+from pathlib import Path
+
+import decord
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+from pyspark.sql import functions as F
+
+from pipelines.curate import VIDEO_EXTENSIONS
+from pipelines.lake import Lake
+from sora_model.clips import Span, sample_indices
+from sora_model.frames import center_crop, resize_dims
+from sora_model.ids import CLIP_NAMESPACE
+from sora_model.schema import decode_frames, read_description
+from tests.integration.conftest import copy_corpus, run
+
+
+@pytest.fixture(scope="module")
+def first(spark, corpus: Path, tmp_path_factory):
+    work = tmp_path_factory.mktemp("curate")
+    input_dir = copy_corpus(corpus, work / "input")
+    lake = work / "lake"
+    summary = run(spark, input_dir, lake)
+    return {"input": input_dir, "lake": lake, "summary": summary, "tables": Lake(spark, str(lake))}
+
+
+def _video_files(root: Path) -> set[str]:
+    return {str(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS}
+
+
+def test_every_listed_file_is_clipped_or_rejected(first):
+    files = _video_files(first["input"])
+    summary = first["summary"]
+    videos = {r["uri"] for r in first["tables"].read("videos").select("uri").collect()}
+    rejected = {r["uri"] for r in first["tables"].read("rejects").select("uri").collect()}
+    assert summary.files_listed == len(files)
+    assert videos | rejected == files and not videos & rejected
+    assert summary.videos_clipped == len(videos) and summary.files_rejected == len(rejected)
+    assert summary.files_ignored == 2  # labels.csv, manifest.json
+
+
+def test_each_bad_file_is_rejected_with_its_reason(first, manifest: dict):
+    rel = lambda uri: Path(uri).relative_to(first["input"]).as_posix()  # noqa: E731
+    rejects = {rel(r["uri"]): r for r in first["tables"].read("rejects").collect()}
+    for bad in manifest["bad_files"]:
+        if bad["expected_reason"] in (None, "duplicate_of"):
+            continue
+        row = rejects[bad["name"]]
+        assert row["reason"] == bad["expected_reason"], bad["name"]
+        assert row["stage"] in ("probe", "clean") and row["detail"]
+    assert first["summary"].rejects_by_reason["unreadable"] == 3
+
+
+def test_exact_duplicates_keep_one_copy_and_name_it(first, manifest: dict):
+    copy = next(b for b in manifest["bad_files"] if b["kind"] == "duplicate")["name"]
+    original = sorted(v["name"] for v in manifest["videos"])[0]
+    pair = {str(first["input"] / copy), str(first["input"] / original)}
+    kept = [v["uri"] for v in first["tables"].read("videos").collect() if v["uri"] in pair]
+    dropped = [r for r in first["tables"].read("rejects").collect() if r["uri"] in pair]
+    assert len(kept) == 1 and len(dropped) == 1
+    assert dropped[0]["reason"] == "duplicate_of" and dropped[0]["detail"].endswith(kept[0])
+    assert min(pair) == kept[0]  # the rule: the smallest URI is kept, so reruns keep the same one
+
+
+def test_truncated_video_is_kept_through_the_pyav_fallback(first):
+    row = first["tables"].read("videos").where(F.col("uri").endswith("truncated_partial.mp4")).first()
+    assert row is not None and row["decoder"] == "pyav" and row["clip_count"] > 0
+    assert "decord" in row["fallback_reason"]
+
+
+def test_dataset_version_lists_shards_that_hold_exactly_the_clips(first):
+    lake = first["tables"]
+    (ds,) = lake.read("datasets").collect()
+    assert (ds["name"], ds["version"]) == ("demo", 1)
+    assert set(ds["source_versions"]) == {"videos", "rejects", "clips"}
+    rows = [r for uri in ds["shard_uris"] for r in pq.read_table(uri).to_pylist()]
+    assert sum(ds["rows_per_split"].values()) == len(rows)
+    clips = {r["clip_id"]: r for r in lake.read("clips").collect()}
+    assert {r["clip_id"] for r in rows} == set(clips)
+    for r in rows:
+        clip = clips[r["clip_id"]]
+        assert (r["video_id"], r["split"], r["label"]) == (clip["video_id"], clip["split"], clip["label"])
+        assert r["frames_shape"] == [4, 32, 32, 3] and len(r["frames"]) == 4 * 32 * 32 * 3
+    assert {(r["clip_id"], r["aug_index"]) for r in rows if r["split"] == "train"} == {
+        (c, a) for c, clip in clips.items() if clip["split"] == "train" for a in (0, 1)}
+    for shard in ds["shard_uris"]:
+        assert read_description(pq.read_schema(shard))["frames"]["shape"] == [4, 32, 32, 3]
+
+
+def test_a_video_lives_in_one_split_and_ids_derive_from_content(first):
+    clips = first["tables"].read("clips").collect()
+    splits: dict[str, set[str]] = {}
+    for c in clips:
+        splits.setdefault(c["video_id"], set()).add(c["split"])
+        assert c["clip_id"] == str(uuid.uuid5(CLIP_NAMESPACE, f"{c['video_id']}:{c['start_frame']}:{c['end_frame']}"))
+    assert all(len(s) == 1 for s in splits.values())
+    videos = {v["video_id"]: v for v in first["tables"].read("videos").collect()}
+    assert all(videos[c["video_id"]]["split"] == c["split"] for c in clips)
+
+
+def test_no_clip_spans_a_hard_cut(first, manifest: dict):
+    by_name = {v["name"]: v for v in manifest["videos"]}
+    videos = first["tables"].read("videos").collect()
+    clips = first["tables"].read("clips").collect()
+    checked = 0
+    for v in videos:
+        spec = by_name.get(Path(v["uri"]).relative_to(first["input"]).as_posix())
+        if not spec or spec["cut_frame"] is None:
+            continue
+        assert v["cuts"] == [spec["cut_frame"]]
+        for c in (c for c in clips if c["video_id"] == v["video_id"]):
+            assert not c["start_frame"] < spec["cut_frame"] < c["end_frame"]
+            checked += 1
+    assert checked > 0
+
+
+def test_shard_frames_equal_an_independent_decode(first):
+    lake = first["tables"]
+    clips = lake.read("clips").orderBy("clip_id").limit(6).collect()
+    videos = {v["video_id"]: v for v in lake.read("videos").collect()}
+    for c in clips:
+        row = next(r for r in pq.read_table(c["shard_uri"], filters=[("clip_id", "=", c["clip_id"]),
+                                                                     ("aug_index", "=", 0)]).to_pylist())
+        v = videos[c["video_id"]]
+        w, h = resize_dims(v["width_px"], v["height_px"], 32, 32)
+        indices = sample_indices(Span(c["start_frame"], c["end_frame"]), 4).tolist()
+        if v["decoder"] == "decord":
+            vr = decord.VideoReader(v["uri"], width=w, height=h, num_threads=1)
+            expected = center_crop(vr.get_batch(indices).asnumpy(), 32, 32)
+            assert np.array_equal(decode_frames(row["frames"], row["frames_shape"]), expected)
+
+
+def test_rerun_adds_nothing(spark, first):
+    lake = first["tables"]
+    before = {t: lake.version(t) for t in ("videos", "rejects", "clips", "datasets")}
+    summary = run(spark, first["input"], first["lake"])
+    assert summary.files_new == 0 and summary.dataset_version is None
+    assert summary.files_already_in_lake == first["summary"].files_listed
+    assert {t: lake.version(t) for t in before} == before
+
+
+def test_changed_build_settings_are_refused(spark, first):
+    with pytest.raises(ValueError, match="decode.height_px: 32 -> 16"):
+        run(spark, first["input"], first["lake"], "decode.height_px=16")
