@@ -37,4 +37,5 @@ def load_config(cls: type[T], args: argparse.Namespace) -> T:
     try:
         return config_lib.load(cls, args.conf_file, args.overrides)
     except config_lib.ConfigError as e:
-        sys.exit(f"config error: {e}")
+        print(f"config error: {e}", file=sys.stderr)
+        sys.exit(2)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipelines.lake import Lake
 from pipelines.curate import CurateConfig, CurateSummary, run_curate
 from pipelines.session import SparkConfig, build_session
 from sora_model import config as config_lib
@@ -30,6 +31,16 @@ def spark():
     }))
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def curated(spark, corpus: Path, tmp_path_factory) -> dict:
+    """The fixture corpus (bad files included) curated once into a fresh lake; tests must not modify it."""
+    work = tmp_path_factory.mktemp("curate")
+    input_dir = copy_corpus(corpus, work / "input")
+    lake = work / "lake"
+    summary = run(spark, input_dir, lake)
+    return {"input": input_dir, "lake": lake, "summary": summary, "tables": Lake(spark, str(lake))}
 
 
 def curate_config(input_dir: Path, lake: Path, *extra: str) -> CurateConfig:

@@ -12,21 +12,16 @@ import pytest
 from pyspark.sql import functions as F
 
 from pipelines.curate import VIDEO_EXTENSIONS
-from pipelines.lake import Lake
 from sora_model.clips import Span, sample_indices
 from sora_model.frames import center_crop, resize_dims
 from sora_model.ids import CLIP_NAMESPACE
 from sora_model.schema import decode_frames, read_description
-from tests.integration.conftest import copy_corpus, run
+from tests.integration.conftest import run
 
 
 @pytest.fixture(scope="module")
-def first(spark, corpus: Path, tmp_path_factory):
-    work = tmp_path_factory.mktemp("curate")
-    input_dir = copy_corpus(corpus, work / "input")
-    lake = work / "lake"
-    summary = run(spark, input_dir, lake)
-    return {"input": input_dir, "lake": lake, "summary": summary, "tables": Lake(spark, str(lake))}
+def first(curated):
+    return curated
 
 
 def _video_files(root: Path) -> set[str]:

@@ -1,0 +1,55 @@
+"""The entry points as a user runs them: spark-submit with the embedded default config, --help, bad config."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.integration.conftest import TEST_OVERRIDES
+
+ROOT = Path(__file__).resolve().parents[2]
+BIN = Path(sys.executable).parent
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable}
+
+
+@pytest.mark.slow
+def test_spark_submit_runs_the_job_on_a_corpus_with_bad_files(corpus: Path, tmp_path: Path):
+    lake = tmp_path / "lake"
+    cmd = [str(BIN / "spark-submit"), "--master", "local[2]", "jobs/curate.py", "--conf-file", "conf/local.yaml",
+           f"input_uri={corpus}", f"lake_uri={lake}", *TEST_OVERRIDES]
+    proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "dataset 'demo' v1" in proc.stdout and "duplicate_of" in proc.stdout
+    (run_dir,) = (lake / "runs").iterdir()
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["files_listed"] == summary["videos_clipped"] + summary["files_rejected"]
+    assert "input_uri: " + str(corpus) in (run_dir / "config.yaml").read_text()
+
+
+def test_help_explains_every_option():
+    proc = subprocess.run([sys.executable, "jobs/curate.py", "--help"], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0
+    for key in ("input_uri", "clip.mode", "decode.frames_per_clip", "augment.copies", "shard.shard_size_mb",
+                "split.train_frac", "spark.conf"):
+        assert key in proc.stdout
+
+
+def test_bad_config_exits_2_with_the_reason(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "jobs/curate.py", "--conf-file", "conf/local.yaml", "clip.mode=scenes",
+                           "--print-config"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and "clip" in proc.stderr and "scenes" in proc.stderr
+
+
+def test_print_config_shows_cli_over_yaml():
+    proc = subprocess.run([sys.executable, "jobs/curate.py", "--conf-file", "conf/local.yaml", "--print-config",
+                           "decode.height_px=80"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "height_px: 80" in proc.stdout and "mode: shots" in proc.stdout
