@@ -114,6 +114,9 @@ class CurateSummary:
     stage_s: dict[str, float] = field(default_factory=dict)
     frames_decoded: int = 0
     executor_decode_s: float = 0.0
+    """Sum over videos of the time executors spent clipping, decoding and sharding them."""
+    decode_job_s: float = 0.0
+    """Wall time of the Spark job that decodes and shards (the decode stage minus its bookkeeping)."""
 
     def check_invariant(self) -> None:
         """Every listed file is accounted for: already in the lake, clipped now, or rejected now."""
@@ -335,8 +338,11 @@ def run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str | None = None
     decoded_uri = spark_uri(storage.join(staging, "decoded"))
     if n_accepted:
         parts = max(1, min(n_accepted, cores * cfg.tasks_per_core))
+        logger.info("decoding %d videos in %d tasks", n_accepted, parts)
+        job_start = time.perf_counter()
         accepted.repartition(parts).mapInArrow(_decode_partition(plan, cfg.split), from_arrow_schema(DECODED)) \
             .write.mode("overwrite").parquet(decoded_uri)
+        summary.decode_job_s = time.perf_counter() - job_start
         decoded = spark.read.parquet(decoded_uri).cache()
     else:
         decoded = spark.createDataFrame([], from_arrow_schema(DECODED))

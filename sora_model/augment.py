@@ -83,7 +83,9 @@ def augment_frames(frames: np.ndarray, clip_id: str, aug_index: int, cfg: Augmen
     offset = rng.uniform(-cfg.brightness, cfg.brightness) * 255.0
     gain = rng.uniform(1 - cfg.contrast, 1 + cfg.contrast)
     if cfg.brightness or cfg.contrast:
-        f = out.astype(np.float32)
-        mean = f.mean()
-        out = np.clip(np.rint((f - mean) * gain + mean + offset), 0, 255).astype(np.uint8)
+        # An affine map of uint8 values: a 256-entry table avoids float copies of the whole clip.
+        mean = float(out.mean())
+        levels = np.arange(256, dtype=np.float64)
+        lut = np.clip(np.rint((levels - mean) * gain + mean + offset), 0, 255).astype(np.uint8)
+        return np.ascontiguousarray(lut[out])
     return np.ascontiguousarray(out)

@@ -203,12 +203,12 @@ def _shots(source: _DecordSource | _PyAVSource, probe: ProbeResult, clip_cfg: Cl
     detector = CutDetector(clip_cfg.cut_threshold, round(clip_cfg.cut_min_shot_s * probe.fps))
     windows = ShotWindows(win, pick)
     for idx, frame in source.frames(None):
-        frame = np.ascontiguousarray(_crop(frame, cfg))
-        report.frames_read = idx + 1
+        frame = _crop(frame, cfg)  # a view; np.stack copies the sampled frames out
         for span, rows in windows.push(frame, detector.push(frame)):
             report.clips_planned += 1
             report.clips_decoded += 1
             yield span, rows
+    report.frames_read = windows.frames_seen
     for span, rows in windows.finish():
         report.clips_planned += 1
         report.clips_decoded += 1

@@ -36,8 +36,8 @@ def resize_bilinear(frames: np.ndarray, out_height_px: int, out_width_px: int) -
     y0, x0 = np.floor(ys).astype(np.int64), np.floor(xs).astype(np.int64)
     y1, x1 = np.minimum(y0 + 1, h - 1), np.minimum(x0 + 1, w - 1)
     wy, wx = (ys - y0)[None, :, None, None], (xs - x0)[None, None, :, None]
+    # Separable: interpolate rows first, then columns of the (smaller) result.
     f = frames.astype(np.float32)
-    top = f[:, y0][:, :, x0] * (1 - wx) + f[:, y0][:, :, x1] * wx
-    bottom = f[:, y1][:, :, x0] * (1 - wx) + f[:, y1][:, :, x1] * wx
-    out = top * (1 - wy) + bottom * wy
+    rows = f[:, y0] * (1 - wy) + f[:, y1] * wy
+    out = rows[:, :, x0] * (1 - wx) + rows[:, :, x1] * wx
     return np.clip(np.rint(out), 0, 255).astype(np.uint8)

@@ -20,10 +20,12 @@ def frame_signature(frame: np.ndarray) -> np.ndarray:
     """Normalised 16-bin histogram per RGB channel of a frame downscaled (by striding) to about 32 px."""
     h, w = frame.shape[:2]
     step = max(1, min(h, w) // _DETECT_SIDE_PX)
-    small = frame[::step, ::step].reshape(-1, frame.shape[2])
-    bins = (small >> 4).astype(np.int64)  # 256 / 16 levels per bin
-    hist = np.stack([np.bincount(bins[:, c], minlength=_BINS) for c in range(small.shape[1])])
-    return hist.astype(np.float64) / small.shape[0]
+    channels = frame.shape[2]
+    small = frame[::step, ::step]
+    # One bincount for all channels: channel c's 16 bins sit at offset 16 * c (fits in uint8).
+    bins = (small >> 4) + np.arange(0, _BINS * channels, _BINS, dtype=np.uint8)
+    hist = np.bincount(bins.ravel(), minlength=_BINS * channels).reshape(channels, _BINS)
+    return hist / (small.shape[0] * small.shape[1])
 
 
 def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -67,6 +69,7 @@ class ShotWindows:
         self._frames: dict[int, np.ndarray] = {}
         self._shot_start = 0
         self._next = 0  # index of the next frame to arrive
+        self._pruned_to = 0  # frames below this index have been dropped
         self.cuts: list[int] = []
 
     def _open_starts(self) -> range:
@@ -82,6 +85,7 @@ class ShotWindows:
             if s + self.win.length > end and end - s >= self.win.min_length:
                 yield self._emit(Span(s, end))
         self._frames.clear()
+        self._pruned_to = end
 
     def push(self, frame: np.ndarray, is_cut: bool) -> Iterator[tuple[Span, list[np.ndarray]]]:
         i = self._next
@@ -97,8 +101,13 @@ class ShotWindows:
             yield self._emit(Span(s, i + 1))
         # Drop frames no open or future window of this shot can use.
         first_needed = self._first_needed()
-        for j in [j for j in self._frames if j < first_needed]:
-            del self._frames[j]
+        for j in range(self._pruned_to, first_needed):
+            self._frames.pop(j, None)
+        self._pruned_to = max(self._pruned_to, first_needed)
+
+    @property
+    def frames_seen(self) -> int:
+        return self._next
 
     def _first_needed(self) -> int:
         # The oldest window still open: started within the last `length` frames, on the stride grid.
