@@ -94,6 +94,23 @@ def build_session(cfg: SparkConfig):  # noqa: ANN201 - pyspark imported lazily
     return spark
 
 
+LOG4J2 = """# Written by sora_model: Spark logs warnings and errors only.
+rootLogger.level = warn
+rootLogger.appenderRef.stdout.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{HH:mm:ss} %p %c{1}: %m%n%ex
+logger.checkpoint.name = org.apache.spark.rdd.MapPartitionsRDD
+logger.checkpoint.level = error
+logger.plan.name = org.apache.spark.util.SparkStringUtils
+logger.plan.level = error
+logger.hadoop.name = org.apache.hadoop.util.NativeCodeLoader
+logger.hadoop.level = error
+"""
+
+
 def install_spark_defaults(cfg: SparkConfig | None = None) -> Path:
     """Write Delta settings into ``$SPARK_HOME/conf/spark-defaults.conf`` of the pip-installed Spark."""
     import pyspark
@@ -105,6 +122,8 @@ def install_spark_defaults(cfg: SparkConfig | None = None) -> Path:
     lines = ["# Written by `python -m pipelines.session --install-spark-defaults` (sora_model).",
              *(f"{k} {v}" for k, v in conf.items() if k != "spark.ui.showConsoleProgress")]
     path.write_text("\n".join(lines) + "\n")
+    # Spark's INFO chatter buries the job's own progress; keep warnings and errors.
+    (conf_dir / "log4j2.properties").write_text(LOG4J2)
     return path
 
 
