@@ -30,7 +30,7 @@ from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.window import Window
 
 from pipelines.ingest import list_files
-from pipelines.lake import Lake, spark_uri
+from pipelines.lake import Lake, spark_uri, table_schema
 from pipelines.session import SparkConfig
 from sora_model import config as config_lib
 from sora_model import rejects as reasons
@@ -256,167 +256,200 @@ def _labels(cfg: CurateConfig) -> dict[str, str]:
     return read_labels_csv(uri, cfg.input_uri)
 
 
+KEY = ["uri", "size_bytes", "modified_ms"]
+"""A file is the same file when its uri, size and modification time are."""
+FILE_SCHEMA = "uri string, size_bytes long, modified_ms long"
+
+
 def run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str | None = None) -> CurateSummary:
-    run_id = run_id or new_run_id()
-    lake = Lake(spark, cfg.lake_uri)
-    stages = _Stages()
-    summary = CurateSummary(run_id=run_id, dataset=cfg.dataset, dataset_version=None)
-    storage.write_text(lake.uri("runs", run_id, "config.yaml"), config_lib.to_yaml(cfg))
-    staging = lake.uri("_staging", run_id)
-    cores = spark.sparkContext.defaultParallelism
-    now = F.current_timestamp()
+    """Run every stage once; returns the summary (also saved as <lake>/runs/<run_id>/summary.json)."""
+    return _CurateRun(spark, cfg, run_id or new_run_id()).run()
 
-    # --- ingest: list, and drop what the lake already accounts for ---------------------------------------------
-    stages.start("ingest")
-    listing = list_files(spark, cfg.input_uri, cfg.extensions)
-    summary.files_listed, summary.files_ignored = len(listing.files), listing.ignored
-    latest = _latest_dataset(lake, cfg.dataset)
-    _check_build_settings(latest, cfg)
-    version = (latest["version"] if latest else 0) + 1
-    file_schema = "uri string, size_bytes long, modified_ms long"
-    files = spark.createDataFrame(listing.files, file_schema)
-    key = ["uri", "size_bytes", "modified_ms"]
-    in_dataset = (lake.read("clips").where((F.col("dataset") == cfg.dataset) & (F.col("dataset_version") < version))
-                  .select("video_id").distinct())
-    done_videos = lake.read("videos").join(in_dataset, "video_id")
-    done = lake.read("rejects").select(*key).unionByName(done_videos.select(*key)).distinct()
-    new_files = files.join(done, key, "left_anti").collect()
-    summary.files_new = len(new_files)
-    summary.files_already_in_lake = summary.files_listed - summary.files_new
-    if not new_files:
-        stages.stop()
-        summary.stage_s = stages.times
-        summary.dataset_rows_per_split = dict(latest["rows_per_split"]) if latest else {}
-        summary.dataset_shards = len(latest["shard_uris"]) if latest else 0
-        summary.check_invariant()
-        _save_summary(lake, summary)
-        return summary
 
-    # --- probe (executors): sha256 + container facts + per-file gate, materialized once --------------------------
-    stages.start("probe")
-    parts = max(1, min(len(new_files), cores * cfg.tasks_per_core))
-    new_df = spark.createDataFrame(new_files, file_schema).repartition(parts)
-    probed_uri = spark_uri(storage.join(staging, "probed"))
-    new_df.mapInArrow(_probe_partition(cfg.clean), from_arrow_schema(PROBED)).write.mode("overwrite") \
-        .parquet(probed_uri)
-    probed = spark.read.parquet(probed_uri)
+@dataclass
+class _Cleaned:
+    accepted: DataFrame
+    """Videos to decode: video_id, uri, probe fields, label, label_name."""
+    rejects: DataFrame
+    """Probe, gate and duplicate rejects in the rejects table's shape (without run columns)."""
+    touched: DataFrame
+    """Files already in the dataset whose mtime changed: KEY + video_id."""
+    classes: list[str]
 
-    # --- clean: duplicates (this run and lake), labels -----------------------------------------------------------
-    stages.start("clean")
-    ok = probed.where(F.col("reject_reason").isNull())
-    first = Window.partitionBy("video_id").orderBy("uri")
-    ok = ok.withColumn("kept_uri", F.first("uri").over(first))
-    lake_videos = done_videos.select("video_id", F.col("uri").alias("lake_uri"))
-    ok = ok.join(lake_videos, "video_id", "left")
-    dup_of = F.coalesce(F.col("lake_uri"), F.col("kept_uri"))
-    dups = ok.where(dup_of != F.col("uri")).select(
-        *key, "video_id", F.lit("clean").alias("stage"), F.lit(reasons.DUPLICATE_OF).alias("reason"),
-        F.concat(F.lit("same sha256 as "), dup_of).alias("detail"))
-    # Same content at the same uri, only touched: already in the dataset, refresh its row, decode nothing.
-    touched = ok.where(F.col("lake_uri") == F.col("uri")).select(*key, "video_id")
-    accepted = ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri")))
-    label_map = _labels(cfg)
-    classes = class_index(list(latest["classes"]) if latest else [], set(label_map.values()))
-    labels_df = spark.createDataFrame(
-        [(storage.normalize(u), n, classes.index(n)) for u, n in label_map.items()],
-        "uri string, label_name string, label int")
-    accepted = accepted.join(F.broadcast(labels_df), "uri", "left").select(
-        "video_id", "uri", *PROBE_FIELDS, F.coalesce("label", F.lit(-1)).alias("label"),
-        F.coalesce("label_name", F.lit("")).alias("label_name"))
-    probe_rejects = probed.where(F.col("reject_reason").isNotNull()).select(
-        *key, "video_id", F.col("reject_stage").alias("stage"), F.col("reject_reason").alias("reason"),
-        F.col("reject_detail").alias("detail"))
 
-    # --- decode (executors): clip, decode, augment, shard --------------------------------------------------------
-    stages.start("decode")
-    out_uri = lake.uri("datasets", cfg.dataset, f"v{version}")
-    storage.delete_dir(out_uri)  # shards of an unregistered (crashed) attempt at this version
-    plan = DatasetPlan(name=cfg.dataset, version=version, out_uri=out_uri, classes=tuple(classes),
-                       clip=cfg.clip, decode=cfg.decode, augment=cfg.augment, shard=cfg.shard)
-    accepted = accepted.cache()
-    n_accepted = accepted.count()
-    decoded_uri = spark_uri(storage.join(staging, "decoded"))
-    if n_accepted:
-        parts = max(1, min(n_accepted, cores * cfg.tasks_per_core))
+class _CurateRun:
+    def __init__(self, spark: SparkSession, cfg: CurateConfig, run_id: str) -> None:
+        self.spark, self.cfg, self.run_id = spark, cfg, run_id
+        self.lake = Lake(spark, cfg.lake_uri)
+        self.stages = _Stages()
+        self.summary = CurateSummary(run_id=run_id, dataset=cfg.dataset, dataset_version=None)
+        self.staging = self.lake.uri("_staging", run_id)
+        self.cores = spark.sparkContext.defaultParallelism
+        self.latest = _latest_dataset(self.lake, cfg.dataset)
+        self.version = (self.latest["version"] if self.latest else 0) + 1
+        self.out_uri = self.lake.uri("datasets", cfg.dataset, f"v{self.version}")
+        self._cached: list[DataFrame] = []
+
+    def run(self) -> CurateSummary:
+        storage.write_text(self.lake.uri("runs", self.run_id, "config.yaml"), config_lib.to_yaml(self.cfg))
+        _check_build_settings(self.latest, self.cfg)
+        self.stages.start("ingest")
+        new_files, done_videos = self._ingest()
+        if new_files:
+            self.stages.start("probe")
+            probed = self._probe(new_files)
+            self.stages.start("clean")
+            cleaned = self._clean(probed, done_videos)
+            self.stages.start("decode")
+            decoded = self._decode(cleaned)
+            self.stages.start("tables")
+            shards = self._write_tables(probed, cleaned, decoded)
+            self.stages.start("register")
+            if shards:
+                _register(self.lake, self.cfg, self.run_id, self.version, self.latest, cleaned.classes, shards)
+                self.summary.dataset_version = self.version
+                self.latest = _latest_dataset(self.lake, self.cfg.dataset)
+            _remove_orphans(self.out_uri, {s["shard_uri"] for s in shards})
+            storage.delete_dir(self.staging)
+        for df in self._cached:
+            df.unpersist()
+        self.stages.stop()
+        s = self.summary
+        s.stage_s = self.stages.times
+        s.dataset_rows_per_split = dict(self.latest["rows_per_split"]) if self.latest else {}
+        s.dataset_shards = len(self.latest["shard_uris"]) if self.latest else 0
+        s.check_invariant()
+        _save_summary(self.lake, s)
+        return s
+
+    def _cache(self, df: DataFrame) -> DataFrame:
+        self._cached.append(df.cache())
+        return df
+
+    def _ingest(self) -> tuple[list, DataFrame]:
+        """List the corpus; keep the files the lake does not account for yet."""
+        lake, cfg = self.lake, self.cfg
+        listing = list_files(self.spark, cfg.input_uri, cfg.extensions)
+        self.summary.files_listed, self.summary.files_ignored = len(listing.files), listing.ignored
+        # "Done" means in a registered version: videos of a run that crashed before registering are redone.
+        in_dataset = lake.read("clips").where(
+            (F.col("dataset") == cfg.dataset) & (F.col("dataset_version") < self.version)).select("video_id")
+        done_videos = lake.read("videos").join(in_dataset.distinct(), "video_id")
+        done = lake.read("rejects").select(*KEY).unionByName(done_videos.select(*KEY)).distinct()
+        files = self.spark.createDataFrame(listing.files, FILE_SCHEMA)
+        new_files = files.join(done, KEY, "left_anti").collect()
+        self.summary.files_new = len(new_files)
+        self.summary.files_already_in_lake = self.summary.files_listed - len(new_files)
+        return new_files, done_videos
+
+    def _probe(self, new_files: list) -> DataFrame:
+        """sha256 + container facts + per-file gate on executors, materialized once to staging."""
+        parts = max(1, min(len(new_files), self.cores * self.cfg.tasks_per_core))
+        probed_uri = spark_uri(storage.join(self.staging, "probed"))
+        self.spark.createDataFrame(new_files, FILE_SCHEMA).repartition(parts) \
+            .mapInArrow(_probe_partition(self.cfg.clean), from_arrow_schema(PROBED)) \
+            .write.mode("overwrite").parquet(probed_uri)
+        return self.spark.read.parquet(probed_uri)
+
+    def _clean(self, probed: DataFrame, done_videos: DataFrame) -> _Cleaned:
+        """Exact duplicates (within this run and against the dataset), labels."""
+        ok = probed.where(F.col("reject_reason").isNull())
+        ok = ok.withColumn("kept_uri", F.first("uri").over(Window.partitionBy("video_id").orderBy("uri")))
+        ok = ok.join(done_videos.select("video_id", F.col("uri").alias("lake_uri")), "video_id", "left")
+        dup_of = F.coalesce(F.col("lake_uri"), F.col("kept_uri"))
+        dups = ok.where(dup_of != F.col("uri")).select(
+            *KEY, "video_id", F.lit("clean").alias("stage"), F.lit(reasons.DUPLICATE_OF).alias("reason"),
+            F.concat(F.lit("same sha256 as "), dup_of).alias("detail"))
+        # Same content at the same uri, only touched: already in the dataset; refresh its row, decode nothing.
+        touched = self._cache(ok.where(F.col("lake_uri") == F.col("uri")).select(*KEY, "video_id"))
+        accepted = ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri")))
+        label_map = _labels(self.cfg)
+        classes = class_index(list(self.latest["classes"]) if self.latest else [], set(label_map.values()))
+        labels_df = self.spark.createDataFrame(
+            [(storage.normalize(u), n, classes.index(n)) for u, n in label_map.items()],
+            "uri string, label_name string, label int")
+        accepted = accepted.join(F.broadcast(labels_df), "uri", "left").select(
+            "video_id", "uri", *PROBE_FIELDS, F.coalesce("label", F.lit(-1)).alias("label"),
+            F.coalesce("label_name", F.lit("")).alias("label_name"))
+        probe_rejects = probed.where(F.col("reject_reason").isNotNull()).select(
+            *KEY, "video_id", F.col("reject_stage").alias("stage"), F.col("reject_reason").alias("reason"),
+            F.col("reject_detail").alias("detail"))
+        return _Cleaned(accepted=self._cache(accepted), rejects=probe_rejects.unionByName(dups),
+                        touched=touched, classes=classes)
+
+    def _decode(self, cleaned: _Cleaned) -> DataFrame:
+        """Clip, decode, augment and shard on executors; results (no frames) materialized once to staging."""
+        cfg = self.cfg
+        storage.delete_dir(self.out_uri)  # shards of an unregistered (crashed) attempt at this version
+        plan = DatasetPlan(name=cfg.dataset, version=self.version, out_uri=self.out_uri,
+                           classes=tuple(cleaned.classes), clip=cfg.clip, decode=cfg.decode, augment=cfg.augment,
+                           shard=cfg.shard)
+        n_accepted = cleaned.accepted.count()
+        if not n_accepted:
+            return self.spark.createDataFrame([], from_arrow_schema(DECODED))
+        parts = max(1, min(n_accepted, self.cores * cfg.tasks_per_core))
         logger.info("decoding %d videos in %d tasks", n_accepted, parts)
+        decoded_uri = spark_uri(storage.join(self.staging, "decoded"))
         job_start = time.perf_counter()
-        accepted.repartition(parts).mapInArrow(_decode_partition(plan, cfg.split), from_arrow_schema(DECODED)) \
+        cleaned.accepted.repartition(parts) \
+            .mapInArrow(_decode_partition(plan, cfg.split), from_arrow_schema(DECODED)) \
             .write.mode("overwrite").parquet(decoded_uri)
-        summary.decode_job_s = time.perf_counter() - job_start
-        decoded = spark.read.parquet(decoded_uri).cache()
-    else:
-        decoded = spark.createDataFrame([], from_arrow_schema(DECODED))
-    status = decoded.where(F.col("kind") == "video")
-    clips = decoded.where(F.col("kind") == "clip")
-    shards = decoded.where(F.col("kind") == "shard").select("shard_uri", "split", "shard_rows").collect()
+        self.summary.decode_job_s = time.perf_counter() - job_start
+        return self._cache(self.spark.read.parquet(decoded_uri))
 
-    # --- tables ----------------------------------------------------------------------------------------------
-    stages.start("tables")
-    files_meta = probed.select(*key, "video_id")
-    decode_rejects = status.where(F.col("reject_reason").isNotNull()).join(
-        accepted.select("video_id", "uri"), "video_id").join(files_meta.drop("video_id"), "uri").select(
-        *key, "video_id", F.lit("decode").alias("stage"), F.col("reject_reason").alias("reason"),
-        F.col("reject_detail").alias("detail"))
-    all_rejects = probe_rejects.unionByName(dups).unionByName(decode_rejects) \
-        .withColumn("run_id", F.lit(run_id)).withColumn("rejected_at", now).cache()
-    good = status.where(F.col("reject_reason").isNull()).select(
-        "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_dropped", "cuts",
-        "fallback_reason", "decode_error", "decode_s").join(accepted, "video_id") \
-        .join(files_meta.drop("video_id"), "uri")
-    videos_rows = good.withColumn("run_id", F.lit(run_id)).withColumn("updated_at", now).cache()
-    summary.videos_clipped = videos_rows.count()
-    rejects_rows = all_rejects.collect()
-    summary.files_rejected = len(rejects_rows)
-    summary.files_already_in_lake += touched.count()
-    for r in rejects_rows:
-        summary.rejects_by_reason[r["reason"]] = summary.rejects_by_reason.get(r["reason"], 0) + 1
-    stats = videos_rows.agg(F.count(F.when(F.col("decoder") == "pyav", 1)).alias("pyav"),
-                            F.sum("decoded_frame_count").alias("frames"), F.sum("decode_s").alias("secs")).first()
-    summary.pyav_fallbacks, summary.frames_decoded = int(stats["pyav"] or 0), int(stats["frames"] or 0)
-    summary.executor_decode_s = float(stats["secs"] or 0.0)
+    def _write_tables(self, probed: DataFrame, cleaned: _Cleaned, decoded: DataFrame) -> list:
+        """MERGE rejects, videos and clips; returns this run's shard files (uri, split, rows)."""
+        lake, s, now = self.lake, self.summary, F.current_timestamp()
+        status = decoded.where(F.col("kind") == "video")
+        files_meta = probed.select(*KEY)
+        decode_rejects = status.where(F.col("reject_reason").isNotNull()).join(
+            cleaned.accepted.select("video_id", "uri"), "video_id").join(files_meta, "uri").select(
+            *KEY, "video_id", F.lit("decode").alias("stage"), F.col("reject_reason").alias("reason"),
+            F.col("reject_detail").alias("detail"))
+        rejects = self._cache(cleaned.rejects.unionByName(decode_rejects)
+                              .withColumn("run_id", F.lit(self.run_id)).withColumn("rejected_at", now))
+        videos = self._cache(status.where(F.col("reject_reason").isNull()).select(
+            "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_dropped", "cuts",
+            "fallback_reason", "decode_error", "decode_s").join(cleaned.accepted, "video_id")
+            .join(files_meta, "uri").withColumn("run_id", F.lit(self.run_id)).withColumn("updated_at", now))
+        clip_rows = self._cache(decoded.where(F.col("kind") == "clip").join(
+            cleaned.accepted.select("video_id", "label", "label_name"), "video_id").select(
+            F.lit(self.cfg.dataset).alias("dataset"), F.lit(self.version).alias("dataset_version"), "clip_id",
+            "video_id", "clip_index", "start_frame", "end_frame", "start_s", "end_s", "label", "label_name",
+            "split", "rows", "shard_uri", F.lit(self.run_id).alias("run_id")))
+        shards = decoded.where(F.col("kind") == "shard").select("shard_uri", "split", "shard_rows").collect()
 
-    clip_rows = clips.join(
-        accepted.select("video_id", "label", "label_name"), "video_id").select(
-        F.lit(cfg.dataset).alias("dataset"), F.lit(version).alias("dataset_version"), "clip_id", "video_id",
-        "clip_index", "start_frame", "end_frame", "start_s", "end_s", "label", "label_name", "split", "rows",
-        "shard_uri", F.lit(run_id).alias("run_id")).cache()
-    summary.clips_new = clip_rows.count()
-    for r in clip_rows.groupBy("split").agg(F.sum("rows").alias("n")).collect():
-        summary.rows_new_per_split[r["split"]] = int(r["n"])
+        s.videos_clipped = videos.count()
+        reject_counts = {r["reason"]: int(r["n"]) for r in rejects.groupBy("reason").agg(F.count("*").alias("n"))
+                         .collect()}
+        s.rejects_by_reason, s.files_rejected = reject_counts, sum(reject_counts.values())
+        n_touched = cleaned.touched.count()
+        s.files_already_in_lake += n_touched
+        stats = videos.agg(F.count(F.when(F.col("decoder") == "pyav", 1)).alias("pyav"),
+                           F.sum("decoded_frame_count").alias("frames"), F.sum("decode_s").alias("secs")).first()
+        s.pyav_fallbacks, s.frames_decoded = int(stats["pyav"] or 0), int(stats["frames"] or 0)
+        s.executor_decode_s = float(stats["secs"] or 0.0)
+        s.clips_new = clip_rows.count()
+        s.rows_new_per_split = {r["split"]: int(r["n"]) for r in clip_rows.groupBy("split")
+                                .agg(F.sum("rows").alias("n")).collect()}
 
-    if rejects_rows:
-        lake.merge("rejects", all_rejects)
-    if summary.videos_clipped:
-        # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
-        lake.remove("rejects", videos_rows.select("uri"))
-        lake.merge("videos", videos_rows)
-    if touched.count():
-        refreshed = lake.read("videos").drop(*key).join(touched, "video_id")
-        lake.merge("videos", refreshed.withColumn("run_id", F.lit(run_id)).withColumn("updated_at", now))
-    if summary.clips_new:
-        lake.merge("clips", clip_rows)
-
-    # --- register the dataset version --------------------------------------------------------------------------
-    stages.start("register")
-    if shards:
-        _register(lake, cfg, run_id, version, latest, classes, shards, clip_rows)
-        summary.dataset_version = version
-        latest = _latest_dataset(lake, cfg.dataset)
-    _remove_orphans(out_uri, {s["shard_uri"] for s in shards})
-    storage.delete_dir(staging)
-    accepted.unpersist()
-    decoded.unpersist()
-    stages.stop()
-    summary.stage_s = stages.times
-    summary.dataset_rows_per_split = dict(latest["rows_per_split"]) if latest else {}
-    summary.dataset_shards = len(latest["shard_uris"]) if latest else 0
-    summary.check_invariant()
-    _save_summary(lake, summary)
-    return summary
+        if s.files_rejected:
+            lake.merge("rejects", rejects)
+        if s.videos_clipped:
+            # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
+            lake.remove("rejects", videos.select("uri"))
+            lake.merge("videos", videos)
+        if n_touched:
+            refreshed = lake.read("videos").drop(*KEY).join(cleaned.touched, "video_id")
+            lake.merge("videos", refreshed.withColumn("run_id", F.lit(self.run_id)).withColumn("updated_at", now))
+        if s.clips_new:
+            lake.merge("clips", clip_rows)
+        return shards
 
 
 def _register(lake: Lake, cfg: CurateConfig, run_id: str, version: int, latest: dict[str, Any] | None,
-              classes: list[str], shards: list, clip_rows: DataFrame) -> None:
+              classes: list[str], shards: list) -> None:
+    """Add dataset version ``version``: the previous version's shards plus this run's."""
     prev_uris = list(latest["shard_uris"]) if latest else []
     prev_splits = list(latest["shard_splits"]) if latest else []
     uris = prev_uris + [s["shard_uri"] for s in shards]
@@ -441,8 +474,6 @@ def _register(lake: Lake, cfg: CurateConfig, run_id: str, version: int, latest: 
         "source_versions": {k: int(v) for k, v in sources.items() if v is not None},
         "config_yaml": config_lib.to_yaml(cfg),
     }
-    from pipelines.lake import table_schema
-
     lake.merge("datasets", spark.createDataFrame([row], table_schema("datasets")), update=False)
 
 

@@ -23,8 +23,7 @@ _READ_CHUNK = 8 << 20
 
 
 def is_local(uri: str) -> bool:
-    scheme = urlparse(uri).scheme
-    return scheme in ("", "file") or (len(scheme) == 1 and os.name == "nt")
+    return urlparse(uri).scheme in ("", "file")
 
 
 def local_path(uri: str) -> str:
