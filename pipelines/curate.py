@@ -107,6 +107,8 @@ class CurateSummary:
     files_rejected: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     pyav_fallbacks: int = 0
+    cuts_found: int = 0
+    """Hard cuts found in this run's videos (shots mode)."""
     clips_new: int = 0
     rows_new_per_split: dict[str, int] = field(default_factory=dict)
     dataset_rows_per_split: dict[str, int] = field(default_factory=dict)
@@ -136,7 +138,7 @@ class CurateSummary:
                  f"    rejected          {self.files_rejected}"]
         for reason, n in sorted(self.rejects_by_reason.items()):
             lines.append(f"      {reason:<17} {n}")
-        lines.append(f"  clips new           {self.clips_new}")
+        lines.append(f"  clips new           {self.clips_new}  ({self.cuts_found} hard cuts found)")
         lines.append("  rows new per split  " + _fmt_splits(self.rows_new_per_split))
         lines.append("  dataset rows        " + _fmt_splits(self.dataset_rows_per_split)
                      + f"  in {self.dataset_shards} shards")
@@ -426,7 +428,9 @@ class _CurateRun:
         n_touched = cleaned.touched.count()
         s.files_already_in_lake += n_touched
         stats = videos.agg(F.count(F.when(F.col("decoder") == "pyav", 1)).alias("pyav"),
-                           F.sum("decoded_frame_count").alias("frames"), F.sum("decode_s").alias("secs")).first()
+                           F.sum("decoded_frame_count").alias("frames"), F.sum("decode_s").alias("secs"),
+                           F.sum(F.size("cuts")).alias("cuts")).first()
+        s.cuts_found = int(stats["cuts"] or 0)
         s.pyav_fallbacks, s.frames_decoded = int(stats["pyav"] or 0), int(stats["frames"] or 0)
         s.executor_decode_s = float(stats["secs"] or 0.0)
         s.clips_new = clip_rows.count()

@@ -1,6 +1,6 @@
 """Hard-cut detection and single-pass assembly of clip windows that never cross a cut.
 
-The detector compares per-channel colour histograms of consecutive downscaled frames: a hard cut changes the
+The detector compares per-channel colour histograms of consecutive downscaled frames (about 16 px a side): a hard cut changes the
 whole colour distribution at once, while motion inside a shot moves pixels without changing it much.
 """
 
@@ -13,11 +13,11 @@ import numpy as np
 from sora_model.clips import Span, WindowFrames
 
 _BINS = 16
-_DETECT_SIDE_PX = 32
+_DETECT_SIDE_PX = 16
 
 
 def frame_signature(frame: np.ndarray) -> np.ndarray:
-    """Normalised 16-bin histogram per RGB channel of a frame downscaled (by striding) to about 32 px."""
+    """Normalised 16-bin histogram per RGB channel of a frame downscaled (by striding) to about 16 px."""
     h, w = frame.shape[:2]
     step = max(1, min(h, w) // _DETECT_SIDE_PX)
     channels = frame.shape[2]

@@ -60,3 +60,19 @@ def test_single_pass_windows_equal_the_span_plan(seed: int):
     for span, (rows,) in got:
         # each handed-out frame is the frame with that index
         assert rows[:, 0, 0, 0].tolist() == [i % 256 for i in sample_indices(span, 4)]
+
+
+def test_threshold_separates_cuts_from_motion_with_a_margin(tmp_path: Path):
+    # 30 two-shot videos beyond the fixture corpus: every cut found at its frame, no cut inside a shot.
+    from dataclasses import replace
+
+    from sora_model.synth import plan_corpus, render_video
+
+    specs = [s for s in plan_corpus(120, seed=5) if s.cut_s is not None][:30]
+    cfg = ClipConfig()
+    for spec in specs:
+        spec = replace(spec, width_px=min(spec.width_px, 160), height_px=min(spec.height_px, 120))
+        render_video(spec, tmp_path)
+        frames = _frames(tmp_path / spec.name)
+        cuts = detect_cuts(iter(frames), cfg.cut_threshold, round(cfg.cut_min_shot_s * spec.fps))
+        assert cuts == [spec.cut_frame], spec.name
