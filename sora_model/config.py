@@ -221,3 +221,12 @@ def help_text(cls: type) -> str:
         if doc:
             lines.extend("      " + line for line in textwrap.wrap(doc, 96))
     return "\n".join(lines)
+
+
+def markdown_table(cls: type) -> str:
+    """The README's configuration reference, generated so it cannot drift from the code."""
+    lines = ["| key | default | meaning |", "|---|---|---|"]
+    for key, default, doc in describe(cls):
+        shown = f"`{default}`" if len(default) <= 40 else "see `--help`"
+        lines.append(f"| `{key}` | {shown} | {doc} |")
+    return "\n".join(lines) + "\n"
