@@ -1,0 +1,95 @@
+"""The Sora model: a per-frame 2D CNN with shared weights, a temporal relation module, a classifier.
+
+Frames -> conv-BN-ReLU-pool blocks -> a coarse spatial grid, flattened and projected to ``embed_dim`` (a grid, not
+global pooling: where the object is matters when the class is the direction it moves) -> multi-head
+self-attention over the T frame features with learned temporal position embeddings (every frame attends to
+every other: the learned relation weights) -> mean over time -> classifier.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+# ImageNet statistics: a neutral choice that keeps inputs near zero mean and unit variance.
+_MEAN = (0.485, 0.456, 0.406)
+_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    num_classes: int = 6
+    """Output classes."""
+    widths: tuple[int, ...] = (32, 64, 128)
+    """Channels of the per-frame CNN blocks; each block halves the resolution."""
+    spatial_grid: int = 4
+    """Side of the pooled feature grid that is flattened per frame (keeps coarse position)."""
+    embed_dim: int = 128
+    """Width of the frame features and of the temporal module."""
+    heads: int = 4
+    """Attention heads of the temporal module."""
+    temporal_layers: int = 1
+    """Self-attention layers over time."""
+    max_frames: int = 64
+    """Longest clip the learned temporal position embeddings cover."""
+    dropout: float = 0.1
+    """Dropout in the temporal module and before the classifier."""
+
+    def __post_init__(self) -> None:
+        if self.num_classes < 2:
+            raise ValueError(f"num_classes must be >= 2, got {self.num_classes}")
+        if not self.widths or min(self.widths) < 1:
+            raise ValueError(f"widths must be positive channel counts, got {self.widths}")
+        if self.embed_dim % self.heads:
+            raise ValueError(f"embed_dim ({self.embed_dim}) must be divisible by heads ({self.heads})")
+        if self.spatial_grid < 1 or self.max_frames < 1 or self.temporal_layers < 1:
+            raise ValueError("spatial_grid, max_frames and temporal_layers must be >= 1")
+        if not 0 <= self.dropout < 1:
+            raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+
+class SoraModel(nn.Module):
+    def __init__(self, cfg: ModelConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        chans = (3, *cfg.widths)
+        self.frame_cnn = nn.Sequential(*[_block(a, b) for a, b in zip(chans, chans[1:])],
+                                       nn.AdaptiveAvgPool2d(cfg.spatial_grid), nn.Flatten(),
+                                       nn.Linear(cfg.widths[-1] * cfg.spatial_grid**2, cfg.embed_dim))
+        self.time_embedding = nn.Parameter(torch.zeros(cfg.max_frames, cfg.embed_dim))
+        nn.init.trunc_normal_(self.time_embedding, std=0.02)
+        layer = nn.TransformerEncoderLayer(cfg.embed_dim, cfg.heads, dim_feedforward=2 * cfg.embed_dim,
+                                           dropout=cfg.dropout, batch_first=True, norm_first=True)
+        self.temporal = nn.TransformerEncoder(layer, cfg.temporal_layers, enable_nested_tensor=False)
+        self.norm = nn.LayerNorm(cfg.embed_dim)
+        self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, cfg.num_classes))
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+
+    def _frames(self, clips: torch.Tensor) -> torch.Tensor:
+        """uint8 [B, T, H, W, C] -> normalised float [B*T, C, H, W] on the model's device."""
+        if clips.dim() != 5 or clips.shape[-1] != 3:
+            raise ValueError(f"expected uint8 clips [B, T, H, W, 3], got shape {tuple(clips.shape)}")
+        if clips.shape[1] > self.cfg.max_frames:
+            raise ValueError(f"clip has {clips.shape[1]} frames, model covers {self.cfg.max_frames}")
+        b, t, h, w, c = clips.shape
+        x = clips.to(self.mean.device, non_blocking=True).reshape(b * t, h, w, c).permute(0, 3, 1, 2)
+        return (x.float() / 255.0 - self.mean) / self.std
+
+    def features(self, clips: torch.Tensor) -> torch.Tensor:
+        """Global clip representation ``[B, embed_dim]`` for downstream use."""
+        b, t = clips.shape[:2]
+        per_frame = self.frame_cnn(self._frames(clips)).view(b, t, -1)
+        related = self.temporal(per_frame + self.time_embedding[:t])
+        return self.norm(related.mean(dim=1))
+
+    def forward(self, clips: torch.Tensor) -> torch.Tensor:
+        """Logits ``[B, num_classes]``."""
+        return self.head(self.features(clips))

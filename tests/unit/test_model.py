@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import pytest
+import torch
+
+from sora_model.model import ModelConfig, SoraModel
+
+
+def _clips(b: int = 2, t: int = 8, side: int = 32, seed: int = 0) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    return torch.randint(0, 256, (b, t, side, side, 3), generator=g, dtype=torch.uint8)
+
+
+def test_forward_and_features_shapes():
+    model = SoraModel(ModelConfig(num_classes=6, widths=(8, 16), embed_dim=32, heads=4)).eval()
+    clips = _clips()
+    assert model(clips).shape == (2, 6)
+    assert model.features(clips).shape == (2, 32)
+
+
+def test_frame_order_matters_to_the_temporal_module():
+    torch.manual_seed(0)
+    model = SoraModel(ModelConfig(widths=(8, 16), embed_dim=32, heads=4, dropout=0.0)).eval()
+    clips = _clips()
+    with torch.no_grad():
+        forward = model(clips)
+        reversed_ = model(clips.flip(1))
+    assert not torch.allclose(forward, reversed_, atol=1e-5)
+
+
+def test_position_in_the_frame_reaches_the_features():
+    # An object on the left and the same object on the right must not look the same per frame.
+    torch.manual_seed(0)
+    model = SoraModel(ModelConfig(widths=(8, 16), embed_dim=32, heads=4, dropout=0.0)).eval()
+    left = torch.zeros(1, 4, 32, 32, 3, dtype=torch.uint8)
+    right = left.clone()
+    left[..., 10:20, 2:12, :] = 255
+    right[..., 10:20, 20:30, :] = 255
+    with torch.no_grad():
+        assert not torch.allclose(model.features(left), model.features(right), atol=1e-5)
+
+
+def test_a_few_steps_fit_a_tiny_batch():
+    torch.manual_seed(0)
+    model = SoraModel(ModelConfig(num_classes=2, widths=(8, 16), embed_dim=32, heads=4, dropout=0.0))
+    clips, labels = _clips(b=4, t=4, side=16), torch.tensor([0, 1, 0, 1])
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    losses = []
+    for _ in range(30):
+        loss = torch.nn.functional.cross_entropy(model(clips), labels)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+    assert losses[-1] < 0.1 < losses[0]
+
+
+def test_bad_input_and_config_are_refused():
+    model = SoraModel(ModelConfig(widths=(8,), embed_dim=16, heads=2, max_frames=4))
+    with pytest.raises(ValueError, match="frames"):
+        model(_clips(t=8))
+    with pytest.raises(ValueError, match="uint8 clips"):
+        model(torch.zeros(2, 8, 32, 32, dtype=torch.uint8))
+    with pytest.raises(ValueError, match="divisible"):
+        ModelConfig(embed_dim=30, heads=4)
