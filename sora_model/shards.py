@@ -55,8 +55,10 @@ class _OpenShard:
         fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
         self.uri = uri
         self.stream = fs.open_output_stream(path)
-        self.writer = pq.ParquetWriter(self.stream, schema, compression=compression, write_statistics=
-                                       ["clip_id", "video_id", "label", "split", "aug_index"])
+        small = ["clip_id", "video_id", "label", "label_name", "split", "aug_index"]
+        # Frames are unique, incompressible blobs: dictionary encoding only costs hashing on write.
+        self.writer = pq.ParquetWriter(self.stream, schema, compression=compression, use_dictionary=small,
+                                       write_statistics=small)
         self.rows = 0
         self.bytes = 0
 
