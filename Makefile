@@ -28,12 +28,15 @@ $(STAMP): requirements.txt pyproject.toml
 demo: $(STAMP)
 	$(BIN)/python -m jobs.synth --out $(LAKE)/raw/demo --videos $(DEMO_VIDEOS) --seed $(DEMO_SEED)
 	$(BIN)/spark-submit jobs/curate.py --conf-file conf/local.yaml lake_uri=$(LAKE) input_uri=$(LAKE)/raw/demo
+	OMP_NUM_THREADS=1 $(BIN)/torchrun --standalone --nproc_per_node=2 jobs/train.py \
+		--conf-file conf/train/local.yaml lake_uri=$(LAKE)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra tests
 
 bench: $(STAMP)
 	$(BIN)/python bench/decode.py
+	$(BIN)/python bench/loader.py
 
 # A zip of the importable packages for clusters: spark-submit --py-files dist/sora_model.zip ...
 dist:

@@ -1,4 +1,4 @@
-"""python -m jobs.curate_docs: rewrite the configuration table of README.md from the config dataclasses."""
+"""python -m jobs.curate_docs: rewrite the configuration tables of README.md from the config dataclasses."""
 
 from __future__ import annotations
 
@@ -8,13 +8,17 @@ from pathlib import Path
 
 from pipelines.curate import CurateConfig
 from sora_model.config import markdown_table
+from sora_model.train import TrainConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCK = re.compile(r"(<!-- config-table:start[^>]*-->\n).*?(<!-- config-table:end -->)", re.S)
+TABLES = {"config-table": CurateConfig, "train-config-table": TrainConfig}
 
 
 def render(text: str) -> str:
-    return BLOCK.sub(lambda m: m.group(1) + markdown_table(CurateConfig) + m.group(2), text)
+    for marker, cls in TABLES.items():
+        block = re.compile(rf"(<!-- {marker}:start[^>]*-->\n).*?(<!-- {marker}:end -->)", re.S)
+        text = block.sub(lambda m, cls=cls: m.group(1) + markdown_table(cls) + m.group(2), text)
+    return text
 
 
 def main() -> int:

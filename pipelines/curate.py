@@ -355,8 +355,15 @@ class _CurateRun:
 
     def _clean(self, probed: DataFrame, done_videos: DataFrame) -> _Cleaned:
         """Exact duplicates (within this run and against the dataset), labels."""
-        ok = probed.where(F.col("reject_reason").isNull())
-        ok = ok.withColumn("kept_uri", F.first("uri").over(Window.partitionBy("video_id").orderBy("uri")))
+        label_map = _labels(self.cfg)
+        classes = class_index(list(self.latest["classes"]) if self.latest else [], set(label_map.values()))
+        labels_df = self.spark.createDataFrame(
+            [(storage.normalize(u), n, classes.index(n)) for u, n in label_map.items()],
+            "uri string, label_name string, label int")
+        ok = probed.where(F.col("reject_reason").isNull()).join(F.broadcast(labels_df), "uri", "left")
+        # Of identical files keep a labelled one if any, then the smallest URI: the same choice on every rerun.
+        keep_order = Window.partitionBy("video_id").orderBy(F.col("label").isNull(), "uri")
+        ok = ok.withColumn("kept_uri", F.first("uri").over(keep_order))
         ok = ok.join(done_videos.select("video_id", F.col("uri").alias("lake_uri")), "video_id", "left")
         dup_of = F.coalesce(F.col("lake_uri"), F.col("kept_uri"))
         dups = ok.where(dup_of != F.col("uri")).select(
@@ -364,13 +371,7 @@ class _CurateRun:
             F.concat(F.lit("same sha256 as "), dup_of).alias("detail"))
         # Same content at the same uri, only touched: already in the dataset; refresh its row, decode nothing.
         touched = self._cache(ok.where(F.col("lake_uri") == F.col("uri")).select(*KEY, "video_id"))
-        accepted = ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri")))
-        label_map = _labels(self.cfg)
-        classes = class_index(list(self.latest["classes"]) if self.latest else [], set(label_map.values()))
-        labels_df = self.spark.createDataFrame(
-            [(storage.normalize(u), n, classes.index(n)) for u, n in label_map.items()],
-            "uri string, label_name string, label int")
-        accepted = accepted.join(F.broadcast(labels_df), "uri", "left").select(
+        accepted = ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))).select(
             "video_id", "uri", *PROBE_FIELDS, F.coalesce("label", F.lit(-1)).alias("label"),
             F.coalesce("label_name", F.lit("")).alias("label_name"))
         probe_rejects = probed.where(F.col("reject_reason").isNotNull()).select(

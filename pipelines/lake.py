@@ -28,6 +28,9 @@ TABLES: dict[str, str] = {
         shard_splits array<string>, rows_per_split map<string,long>, clips_per_split map<string,long>,
         videos_per_split map<string,long>, frames_shape array<int>, classes array<string>, schema_json string,
         build_config_json string, source_versions map<string,long>, config_yaml string""",
+    "models": """run_id string, epoch int, step long, variant string, uri string, model_file string, sha256 string,
+        size_bytes long, metrics_json string, dataset string, dataset_version int, parent_uri string,
+        config_yaml string, created_at timestamp""",
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -35,6 +38,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "rejects": ("uri",),
     "clips": ("dataset", "clip_id"),
     "datasets": ("name", "version"),
+    "models": ("run_id", "epoch", "variant"),
 }
 
 

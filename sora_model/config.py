@@ -199,16 +199,16 @@ def field_docs(cls: type) -> dict[str, str]:
     return docs
 
 
-def describe(cls: type, prefix: str = "") -> list[tuple[str, str, str]]:
+def describe(cls: type, prefix: str = "", defaults: Any = None) -> list[tuple[str, str, str]]:
     """(dotted key, default, doc) for every leaf option, for ``--help``."""
     rows: list[tuple[str, str, str]] = []
     docs = field_docs(cls)
     hints = _field_types(cls)
-    defaults = cls()
+    defaults = cls() if defaults is None else defaults  # a parent's default_factory may differ from cls()
     for f in dataclasses.fields(cls):
         tp = hints[f.name]
         if _is_config(tp):
-            rows.extend(describe(tp, prefix + f.name + "."))
+            rows.extend(describe(tp, prefix + f.name + ".", getattr(defaults, f.name)))
         else:
             rows.append((prefix + f.name, repr(getattr(defaults, f.name)), docs.get(f.name, "")))
     return rows

@@ -42,7 +42,7 @@ class ReaderConfig:
     shuffle_buffer: int = 256
     """Rows held for the shuffle buffer; larger mixes more across row groups."""
     seed: int = 0
-    """Base seed of the per-epoch order."""
+    """Base seed of the per-epoch order (the trainer sets it from its own seed)."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -230,3 +230,20 @@ def iter_batches(groups: list[RowGroup], description: dict[str, Any], cfg: Reade
             if last_use[g] == start + j:
                 del loaded[g]
         yield {"frames": frames, "label": labels, "aug_index": augs}
+
+
+def iter_eval_batches(groups: list[RowGroup], description: dict[str, Any],
+                      batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+    """Every row once, in storage order, for evaluation on one process (batches end at row-group ends)."""
+    shape = list(description["frames"]["shape"])
+    cache = RowGroupCache(["label", "aug_index", "frames"])
+    for group in groups:
+        table = cache.read(group)
+        views = frames_view(table, shape)
+        frames = views[0] if len(views) == 1 else np.concatenate(views)
+        labels = table.column("label").to_numpy().astype(np.int64)
+        augs = table.column("aug_index").to_numpy().astype(np.int64)
+        for start in range(0, table.num_rows, batch_size):
+            stop = start + batch_size
+            yield {"frames": np.array(frames[start:stop]), "label": labels[start:stop],
+                   "aug_index": augs[start:stop]}

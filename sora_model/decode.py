@@ -72,10 +72,18 @@ class _DecordSource:
         import decord
 
         self._err = (decord.DECORDError, RuntimeError)
-        self.vr = decord.VideoReader(path, ctx=decord.cpu(0), width=width_px, height=height_px,
-                                     num_threads=threads)
+        # decord 0.6.0 returns a garbled (H, W, 4) array for some output widths (72 px, for one); a wider
+        # output is cropped away later, so try one or two more pixels before giving up.
+        for width in (width_px, width_px + 1, width_px + 2):
+            self.vr = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height_px,
+                                         num_threads=threads)
+            first = self.vr.next().asnumpy() if len(self.vr) else None
+            self.vr.seek(0)
+            if first is None or first.shape == (height_px, width, 3):
+                break
+        else:
+            raise ValueError(f"decord returns frames of shape {first.shape} for {width_px}x{height_px} output")
         self.frame_count: int | None = len(self.vr)
-        self.vr.seek(0)
         self.error = ""
 
     def frames(self, indices: list[int] | None) -> Iterator[tuple[int, np.ndarray]]:
@@ -161,7 +169,11 @@ def decode_clips(path: str, probe: ProbeResult, clip_cfg: ClipConfig, cfg: Decod
 
 
 def _crop(frame: np.ndarray, cfg: DecodeConfig) -> np.ndarray:
-    return center_crop(frame, cfg.height_px, cfg.width_px)
+    out = center_crop(frame, cfg.height_px, cfg.width_px)
+    if out.shape != (cfg.height_px, cfg.width_px, 3):
+        # A decoder handing out the wrong layout is a bug to stop on, not data to write.
+        raise RuntimeError(f"decoder returned a frame of shape {frame.shape}, cropped to {out.shape}")
+    return out
 
 
 def _fixed(source: _DecordSource | _PyAVSource, probe: ProbeResult, clip_cfg: ClipConfig, cfg: DecodeConfig,

@@ -36,6 +36,9 @@ class ModelConfig:
     """Longest clip the learned temporal position embeddings cover."""
     dropout: float = 0.1
     """Dropout in the temporal module and before the classifier."""
+    frame_diff: bool = True
+    """Give the per-frame CNN the difference to the previous frame as 3 more channels (TSN's RGB-diff):
+    motion becomes visible to a 2D CNN; shuffled frames give meaningless differences."""
 
     def __post_init__(self) -> None:
         if self.num_classes < 2:
@@ -59,7 +62,7 @@ class SoraModel(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        chans = (3, *cfg.widths)
+        chans = (6 if cfg.frame_diff else 3, *cfg.widths)
         self.frame_cnn = nn.Sequential(*[_block(a, b) for a, b in zip(chans, chans[1:])],
                                        nn.AdaptiveAvgPool2d(cfg.spatial_grid), nn.Flatten(),
                                        nn.Linear(cfg.widths[-1] * cfg.spatial_grid**2, cfg.embed_dim))
@@ -70,18 +73,22 @@ class SoraModel(nn.Module):
         self.temporal = nn.TransformerEncoder(layer, cfg.temporal_layers, enable_nested_tensor=False)
         self.norm = nn.LayerNorm(cfg.embed_dim)
         self.head = nn.Sequential(nn.Dropout(cfg.dropout), nn.Linear(cfg.embed_dim, cfg.num_classes))
-        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("mean", torch.tensor(_MEAN).view(1, 1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_STD).view(1, 1, 3, 1, 1), persistent=False)
 
     def _frames(self, clips: torch.Tensor) -> torch.Tensor:
-        """uint8 [B, T, H, W, C] -> normalised float [B*T, C, H, W] on the model's device."""
+        """uint8 [B, T, H, W, C] -> normalised float [B*T, C (+3 differences), H, W] on the model's device."""
         if clips.dim() != 5 or clips.shape[-1] != 3:
             raise ValueError(f"expected uint8 clips [B, T, H, W, 3], got shape {tuple(clips.shape)}")
         if clips.shape[1] > self.cfg.max_frames:
             raise ValueError(f"clip has {clips.shape[1]} frames, model covers {self.cfg.max_frames}")
         b, t, h, w, c = clips.shape
-        x = clips.to(self.mean.device, non_blocking=True).reshape(b * t, h, w, c).permute(0, 3, 1, 2)
-        return (x.float() / 255.0 - self.mean) / self.std
+        x = clips.to(self.mean.device, non_blocking=True).permute(0, 1, 4, 2, 3).float() / 255.0  # B,T,C,H,W
+        rgb = (x - self.mean) / self.std
+        if self.cfg.frame_diff:
+            diff = torch.cat([torch.zeros_like(x[:, :1]), x[:, 1:] - x[:, :-1]], dim=1) / self.std
+            rgb = torch.cat([rgb, diff], dim=2)
+        return rgb.reshape(b * t, rgb.shape[2], h, w)
 
     def features(self, clips: torch.Tensor) -> torch.Tensor:
         """Global clip representation ``[B, embed_dim]`` for downstream use."""

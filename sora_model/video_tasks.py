@@ -124,6 +124,10 @@ class VideoProcessor:
     def _write_clip(self, video: dict[str, Any], index: int, span: Span, rows: list[np.ndarray],
                     fps: float) -> dict[str, Any]:
         cid = make_clip_id(video["video_id"], span.start_frame, span.end_frame)
+        expected = tuple(self.plan.frames_shape)
+        bad = [tuple(r.shape) for r in rows if tuple(r.shape) != expected]
+        if bad:
+            raise RuntimeError(f"bug: clip {cid} of {video['uri']} decoded to {bad[0]}, dataset needs {expected}")
         shard_uri = ""
         for aug_index, frames in enumerate(rows):
             if aug_index > 0:

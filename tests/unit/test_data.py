@@ -101,3 +101,11 @@ def test_corrupt_shard_is_named(uneven):
     Path(uneven[1]).write_bytes(b"PAR1 this is not parquet")
     with pytest.raises(ShardError, match=Path(uneven[1]).name):
         scan_row_groups(uneven)
+
+
+def test_eval_batches_cover_every_row_once_in_order(uneven):
+    from sora_model.data import iter_eval_batches
+
+    groups, desc = scan_row_groups(uneven)
+    labels = [int(x) for b in iter_eval_batches(groups, desc, 6) for x in b["label"]]
+    assert labels == list(range(125))

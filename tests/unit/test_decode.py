@@ -59,3 +59,18 @@ def test_pyav_disabled_means_no_fallback(corpus: Path):
     clips = list(decode_clips(path, probe_file(path), ClipConfig(), DecodeConfig(pyav_fallback=False), _pick,
                               report))
     assert clips == [] and report.error
+
+
+def test_output_width_decord_garbles_is_worked_around(tmp_path: Path):
+    # decord 0.6.0 returns (64, 72, 4) for a 72x64 output; a 160x142 source resizes to exactly that.
+    from sora_model.synth import VideoSpec, render_video
+
+    spec = VideoSpec(name="v.mp4", label_name="left", width_px=160, height_px=142, fps=15, duration_s=2.0, seed=1)
+    render_video(spec, tmp_path)
+    path = str(tmp_path / "v.mp4")
+    probe = probe_file(path)
+    assert resize_dims(probe.width_px, probe.height_px, 64, 64) == (72, 64)
+    report = DecodeReport()
+    clips = list(decode_clips(path, probe, ClipConfig(), DecodeConfig(height_px=64, width_px=64), _pick, report))
+    assert report.decoder == "decord" and clips
+    assert all(frames.shape == (8, 64, 64, 3) for _, (frames,) in clips)

@@ -1,0 +1,111 @@
+"""Training with real torch.distributed: 2 processes on gloo under torchrun, checkpoints in the lake, resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from pipelines.models import register_checkpoints
+
+ROOT = Path(__file__).resolve().parents[2]
+TORCHRUN = Path(sys.executable).parent / "torchrun"
+SMALL = ["model.widths=[8,16]", "model.embed_dim=32", "model.heads=4", "reader.batch_size=4",
+         "optim.warmup_steps=2", "num_workers=1", "log_every_steps=1"]
+
+
+def _torchrun(lake: Path, *overrides: str, nproc: int = 2, timeout: int = 300) -> subprocess.CompletedProcess:
+    cmd = [str(TORCHRUN), "--standalone", f"--nproc_per_node={nproc}", "jobs/train.py", "--no-register",
+           f"lake_uri={lake}", *SMALL, *overrides]
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout)
+
+
+def _losses(lake: Path, run_id: str) -> dict[int, float]:
+    lines = (lake / "models" / run_id / "steps.jsonl").read_text().splitlines()
+    return {r["step"]: r["loss"] for r in map(json.loads, lines)}
+
+
+@pytest.fixture(scope="module")
+def lake(curated, tmp_path_factory) -> Path:
+    """A copy of the curated lake, so training output does not touch the shared fixture."""
+    dst = tmp_path_factory.mktemp("train") / "lake"
+    shutil.copytree(curated["lake"], dst)
+    return dst
+
+
+def _kill_after_first_checkpoint(lake: Path, run_id: str, *overrides: str) -> None:
+    """Start a run and SIGKILL the whole torchrun process group as soon as epoch 1 is checkpointed."""
+    cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "jobs/train.py", "--no-register",
+           f"lake_uri={lake}", f"run_id={run_id}", *SMALL, *overrides]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    marker = lake / "models" / run_id / "epoch-1" / "meta.json"
+    deadline = time.monotonic() + 240
+    while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert marker.exists(), "the run never checkpointed epoch 1"
+
+
+@pytest.fixture(scope="module")
+def full_run(lake: Path) -> Path:
+    """An uninterrupted 3-epoch run on 2 processes."""
+    proc = _torchrun(lake, "run_id=full", "epochs=3")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return lake / "models" / "full"
+
+
+@pytest.mark.slow
+def test_killed_run_resumes_with_the_same_losses(lake: Path, full_run: Path):
+    _kill_after_first_checkpoint(lake, "cut", "epochs=3")
+    # A half-written checkpoint must be ignored on resume.
+    (lake / "models" / "cut" / ".tmp-epoch-9-deadbeef").mkdir()
+    resumed = _torchrun(lake, "run_id=cut", "epochs=3", "resume=true")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "resumed run cut from epoch-" in resumed.stderr
+    a, b = _losses(lake, "full"), _losses(lake, "cut")
+    assert sorted(a) == sorted(b) and len(a) >= 6
+    for step in a:
+        assert b[step] == pytest.approx(a[step], rel=1e-4, abs=1e-5), step  # CPU kernels, same thread count
+    assert [p.name for p in sorted((lake / "models" / "cut").glob("epoch-*"))] == ["epoch-1", "epoch-2", "epoch-3"]
+    assert "val accuracy" in resumed.stdout
+
+
+@pytest.mark.slow
+def test_checkpoints_load_with_weights_only_and_register_in_delta(spark, lake: Path, full_run: Path):
+    import torch
+
+    from pipelines.lake import Lake
+
+    for ckpt in sorted(full_run.glob("epoch-*")):
+        state = torch.load(ckpt / "model.pt", weights_only=True)
+        assert any(k.startswith("frame_cnn") for k in state)
+        torch.load(ckpt / "train_state.pt", weights_only=True)
+    assert register_checkpoints(spark, str(lake), "full", "x: 1\n") == 3
+    assert register_checkpoints(spark, str(lake), "full", "x: 1\n") == 3  # MERGE: no duplicates
+    rows = Lake(spark, str(lake)).read("models").where("run_id = 'full'").collect()
+    assert sorted(r["epoch"] for r in rows) == [1, 2, 3]
+    assert all(r["variant"] == "fp32" and r["dataset"] == "demo" and r["sha256"] for r in rows)
+
+
+@pytest.mark.slow
+def test_corrupt_shard_is_named_not_hung(spark, tmp_path: Path):
+    from sora_model.synth import write_corpus
+    from tests.integration.conftest import run
+
+    write_corpus(tmp_path / "input", videos=6, seed=31, bad_files=False)
+    run(spark, tmp_path / "input", tmp_path / "lake")
+    shard = sorted((tmp_path / "lake" / "datasets" / "demo" / "v1" / "train").glob("*.parquet"))[-1]
+    shard.write_bytes(b"PAR1 garbage")
+    proc = _torchrun(tmp_path / "lake", "run_id=bad", "epochs=1", timeout=180)
+    assert proc.returncode != 0
+    assert shard.name in proc.stderr and "not a readable Parquet" in proc.stderr
