@@ -15,6 +15,7 @@ import logging
 import os
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -41,8 +42,9 @@ class VideoSpec:
     seed: int
     cut_s: float | None = None
     """Time of the hard cut between two shots, None for single-shot videos."""
-    faststart: bool = True
-    """moov atom first, so a truncated copy is still partly decodable."""
+    fragmented: bool = False
+    """Fragmented mp4 (index up front, then self-contained fragments), so a truncated copy is still partly
+    decodable; plain files keep the index at the end."""
 
     @property
     def cut_frame(self) -> int | None:
@@ -156,10 +158,10 @@ class _Shot:
 def rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:
     """BT.601 limited-range RGB -> planar YUV 4:2:0 as PyAV's ``(h * 3 / 2, w)`` layout.
 
-    Done here rather than by FFmpeg's swscale, whose SIMD paths round differently depending on the input
-    buffer's alignment: the same frames then encoded to different bytes from run to run.
+    Done here, in fixed-order element-wise arithmetic, so the encoder's input depends on nothing but the
+    pixels (no swscale code path of the FFmpeg build, no reduction order).
     """
-    f = img.astype(np.float32)
+    f = img.astype(np.float64)
     r, g, b = f[..., 0], f[..., 1], f[..., 2]
     y = 16 + (65.481 * r + 128.553 * g + 24.966 * b) / 255
     cb = 128 + (-37.797 * r - 74.203 * g + 112.0 * b) / 255
@@ -167,24 +169,31 @@ def rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:
     h, w = img.shape[:2]
 
     def sub(c: np.ndarray) -> np.ndarray:
-        return c.reshape(h // 2, 2, w // 2, 2).mean(axis=(1, 3)).ravel()
+        # Element-wise adds in a fixed order: a numpy reduction (mean) may sum in an order that depends on
+        # memory alignment, and one chroma value off by one changes the encoded bytes.
+        return ((c[0::2, 0::2] + c[1::2, 0::2] + c[0::2, 1::2] + c[1::2, 1::2]) / 4).ravel()
 
     planes = np.concatenate([y.ravel(), sub(cb), sub(cr)]).reshape(h * 3 // 2, w)
     return np.clip(np.rint(planes), 0, 255).astype(np.uint8)
 
 
-def _encode(path: Path, frames, width_px: int, height_px: int, fps: int, faststart: bool) -> None:  # noqa: ANN001
+def _encode(path: Path, frames, width_px: int, height_px: int, fps: int, fragmented: bool) -> None:  # noqa: ANN001
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
-    options = {"movflags": "+faststart"} if faststart else {}
+    options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if fragmented else {}
     with av.open(str(path), mode="w", options=options) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width_px, height_px, "yuv420p"
-        # One thread and a fixed GOP: x264 output is then byte-for-byte reproducible.
-        stream.options = {"preset": "veryfast", "crf": "23", "threads": "1", "g": str(2 * fps)}
-        for img in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(rgb_to_yuv420p(img), format="yuv420p")):
+        # One thread, a fixed GOP and x264's plain C code: with its SIMD code this x264 build wrote different
+        # bytes for the same pictures in about 1 file of 20 (measured: 12 encodes, 2 outputs; with asm=0, 1).
+        stream.options = {"preset": "veryfast", "crf": "23", "threads": "1", "g": str(2 * fps),
+                          "x264-params": "asm=0"}
+        for i, img in enumerate(frames):
+            frame = av.VideoFrame.from_ndarray(rgb_to_yuv420p(img), format="yuv420p")
+            # Explicit timestamps: without them x264's rate control sees undefined frame durations.
+            frame.pts, frame.time_base = i, Fraction(1, fps)
+            for packet in stream.encode(frame):
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
@@ -203,7 +212,7 @@ def render_video(spec: VideoSpec, root: Path) -> None:
             shot = shots[1] if spec.cut_frame is not None and i >= spec.cut_frame else shots[0]
             yield shot.render(t)
 
-    _encode(root / spec.name, frames(), spec.width_px, spec.height_px, spec.fps, spec.faststart)
+    _encode(root / spec.name, frames(), spec.width_px, spec.height_px, spec.fps, spec.fragmented)
 
 
 def _write_audio_only(path: Path) -> None:
@@ -232,14 +241,14 @@ def write_bad_files(root: Path, specs: list[VideoSpec], seed: int) -> list[BadFi
     label = CLASSES[0]
 
     partial = VideoSpec(name="incoming/truncated_partial.mp4", label_name=label, width_px=160, height_px=120,
-                        fps=20, duration_s=8.0, seed=seed_of("trunc", seed))
+                        fps=20, duration_s=8.0, seed=seed_of("trunc", seed), fragmented=True)
     render_video(partial, root)
     data = (root / partial.name).read_bytes()
     (root / partial.name).write_bytes(data[: int(len(data) * 0.6)])
     out.append(BadFile(partial.name, "truncated_partial", None))
 
     header = VideoSpec(name="incoming/truncated_header.mp4", label_name=label, width_px=160, height_px=120,
-                       fps=20, duration_s=4.0, seed=seed_of("trunc2", seed), faststart=False)
+                       fps=20, duration_s=4.0, seed=seed_of("trunc2", seed))
     render_video(header, root)
     data = (root / header.name).read_bytes()
     (root / header.name).write_bytes(data[: int(len(data) * 0.5)])
