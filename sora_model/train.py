@@ -9,7 +9,6 @@ checkpoint is never picked up by ``resume``. Every optimizer step's loss is appe
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
