@@ -92,8 +92,9 @@ def main() -> int:
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark stage measurement")
     args = parser.parse_args()
     overrides = [f"clip.mode={args.mode}"]
-    cfg = config_lib.load(__import__("pipelines.curate", fromlist=["CurateConfig"]).CurateConfig,
-                          ROOT / "conf" / "local.yaml", overrides)
+    from pipelines.curate import CurateConfig
+
+    cfg = config_lib.load(CurateConfig, ROOT / "conf" / "local.yaml", overrides)
     with tempfile.TemporaryDirectory(prefix="sora-bench-") as tmp:
         corpus = os.path.join(tmp, "corpus")
         write_corpus(corpus, videos=args.videos, seed=args.seed, workers=os.cpu_count() or 1, bad_files=False)

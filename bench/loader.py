@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -39,16 +41,13 @@ def write_shards(out: str, rows: int, shape: list[int]) -> list[str]:
     return [f.uri for f in writer.close()]
 
 
-class InMemory:
-    """IterableDataset-like baseline: the same batches from RAM, split across workers like the reader."""
+class InMemory(IterableDataset):
+    """Baseline: the same batches from RAM, split across workers like the reader."""
 
     def __init__(self, batches: list[dict]) -> None:
         self.batches = batches
 
     def __iter__(self):  # noqa: ANN204
-        import torch
-        from torch.utils.data import get_worker_info
-
         info = get_worker_info()
         worker, workers = (info.id, info.num_workers) if info else (0, 1)
         for batch in self.batches[worker::workers]:
@@ -65,20 +64,7 @@ def time_loader(loader, epochs: int = 2) -> tuple[int, float]:  # noqa: ANN001
     return clips, time.perf_counter() - start
 
 
-def _Iterable(source):  # noqa: ANN001, ANN202, N802 - wraps the baseline as a torch IterableDataset
-    from torch.utils.data import IterableDataset
-
-    class _Wrapped(IterableDataset):
-        def __iter__(self):  # noqa: ANN204
-            return iter(source)
-
-    return _Wrapped()
-
-
 def main() -> int:
-    import torch
-    from torch.utils.data import DataLoader
-
     from sora_model.loader import ShardDataset
 
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
@@ -96,10 +82,7 @@ def main() -> int:
         batches = [dict(b) for b in DataLoader(dataset, batch_size=None)]  # warms the page cache too
         results = {}
         for workers in (1, 2):
-            for name, source in (("in-memory baseline", InMemory(batches)), ("reader", ShardDataset(uris, cfg))):
-                from torch.utils.data import IterableDataset
-
-                ds = source if isinstance(source, IterableDataset) else _Iterable(source)
+            for name, ds in (("in-memory baseline", InMemory(batches)), ("reader", ShardDataset(uris, cfg))):
                 loader = DataLoader(ds, batch_size=None, num_workers=workers, persistent_workers=True,
                                     prefetch_factor=4)
                 n, s = time_loader(loader)

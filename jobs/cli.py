@@ -39,3 +39,14 @@ def load_config(cls: type[T], args: argparse.Namespace) -> T:
     except config_lib.ConfigError as e:
         print(f"config error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def parse(parser: argparse.ArgumentParser, cls: type[T], argv: list[str] | None) -> tuple[argparse.Namespace, T | None]:
+    """Parse arguments, set up logging and resolve the config; the config is None when --print-config printed it."""
+    args = parser.parse_args(argv)
+    setup_logging(args.log_level)
+    cfg = load_config(cls, args)
+    if args.print_config:
+        print(config_lib.to_yaml(cfg), end="")
+        return args, None
+    return args, cfg

@@ -8,10 +8,9 @@ from __future__ import annotations
 import logging
 import sys
 
-from jobs.cli import load_config, parser_for, setup_logging
+from jobs.cli import parse, parser_for
 from pipelines.curate import CurateConfig, run_curate
 from pipelines.session import build_session
-from sora_model import config as config_lib
 
 logger = logging.getLogger("jobs.curate")
 
@@ -19,11 +18,8 @@ logger = logging.getLogger("jobs.curate")
 def main(argv: list[str] | None = None) -> int:
     parser = parser_for(CurateConfig, __doc__.strip().splitlines()[2], "jobs/curate.py")
     parser.add_argument("--run-id", help="run id (default: UTC time + random suffix)")
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    cfg = load_config(CurateConfig, args)
-    if args.print_config:
-        print(config_lib.to_yaml(cfg), end="")
+    args, cfg = parse(parser, CurateConfig, argv)
+    if cfg is None:
         return 0
     spark = build_session(cfg.spark)
     try:

@@ -9,11 +9,11 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import uuid
 from datetime import datetime, timezone
 from pathlib import Path
-import uuid
 
-from jobs.cli import load_config, parser_for, setup_logging
+from jobs.cli import parse, parser_for
 from sora_model import config as config_lib
 from sora_model import storage
 
@@ -96,11 +96,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = parser_for(TrainConfig, __doc__.strip().splitlines()[2], "jobs/train.py")
     parser.add_argument("--no-register", action="store_true",
                         help="do not write the models Delta table (needs Java/Spark on rank 0's machine)")
-    args = parser.parse_args(argv)
-    setup_logging(args.log_level)
-    cfg = load_config(TrainConfig, args)
-    if args.print_config:
-        print(config_lib.to_yaml(cfg), end="")
+    args, cfg = parse(parser, TrainConfig, argv)
+    if cfg is None:
         return 0
     from sora_model.data import ShardError
 

@@ -160,7 +160,7 @@ class EpochPlan:
 
 
 class RowGroupCache:
-    """Loads row groups on demand and keeps only the rows still to be yielded."""
+    """Reads row groups on demand, keeping each shard file open once; callers drop groups they are done with."""
 
     def __init__(self, columns: list[str]) -> None:
         self.columns = columns

@@ -80,11 +80,6 @@ def sha256_file(path: str) -> str:
     return digest.hexdigest()
 
 
-def makedirs(uri: str) -> None:
-    fs, path = filesystem(uri)
-    fs.create_dir(path, recursive=True)
-
-
 def delete_dir(uri: str) -> None:
     fs, path = filesystem(uri)
     with contextlib.suppress(FileNotFoundError):
