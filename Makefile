@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 STAMP := $(VENV)/.installed
 LAKE ?= lake
-DEMO_VIDEOS ?= 96
+DEMO_VIDEOS ?= 192
 DEMO_SEED ?= 7
 
 # spark-submit's driver and local workers must run the venv's interpreter.

@@ -1,4 +1,5 @@
 """torchrun --nproc_per_node N jobs/train.py --conf-file conf/train/local.yaml [key=value ...]
+(or: spark-submit jobs/train.py --launcher spark --num-processes N --conf-file ... [key=value ...])
 
 Trains the Sora model on a curated dataset with PyTorch DDP (gloo on CPU, nccl on CUDA), writes a checkpoint per
 epoch to <lake>/models/<run_id>/ and registers the checkpoints in the lake's models Delta table.
@@ -13,7 +14,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobs.cli import parse, parser_for
+from jobs.cli import parse, parser_for, setup_logging
 from sora_model import config as config_lib
 from sora_model import storage
 
@@ -40,8 +41,18 @@ def _run_id(cfg, rank: int, world_size: int) -> str:  # noqa: ANN001
     return run_id
 
 
-def train_main(cfg, register: bool) -> int:  # noqa: ANN001
-    """Body of one rank; torchrun and TorchDistributor both end up here."""
+def _ablation_line(val: dict, shuffled: dict) -> str:
+    line = (f"temporal ablation (validation frames shuffled in time): accuracy {shuffled['accuracy']:.3f} "
+            f"(in order {val['accuracy']:.3f})")
+    if "direction_accuracy" in shuffled:
+        line += (f"; motion axis right {shuffled['axis_accuracy']:.3f} (in order {val['axis_accuracy']:.3f}), "
+                 f"direction right {shuffled['direction_accuracy']:.3f} (in order {val['direction_accuracy']:.3f}, "
+                 "chance 0.5)")
+    return line
+
+
+def train_ranks(cfg) -> dict | None:  # noqa: ANN001
+    """Body of one rank (torchrun or TorchDistributor sets RANK/WORLD_SIZE); rank 0 returns the run's results."""
     import torch
     import torch.distributed as dist
 
@@ -66,43 +77,94 @@ def train_main(cfg, register: bool) -> int:  # noqa: ANN001
             logger.info("run %s: %d ranks on %s, %d steps/epoch, dataset %s v%d", run_id, world_size, device,
                         trainer.steps_per_epoch, trainer.dataset.name, trainer.dataset.version)
         history = trainer.fit()
+        ablation = trainer.temporal_ablation() if rank == 0 and history else None
     finally:
         if world_size > 1:
             dist.destroy_process_group()
-    if rank == 0:
-        last = history[-1] if history else None
-        if last:
-            val = last["val"]
-            print(f"run {run_id}: epoch {last['epoch']} val accuracy {val['accuracy']:.3f} macro precision "
-                  f"{val['macro_precision']:.3f} recall {val['macro_recall']:.3f} F1 {val['macro_f1']:.3f} "
-                  f"on {val['samples']} clips")
-            print("confusion matrix (rows true, columns predicted):")
-            for row in val["confusion_matrix"]:
-                print("  " + " ".join(f"{v:4d}" for v in row))
-        if register:
-            from pipelines.models import register_checkpoints
-            from pipelines.session import SparkConfig, build_session
+    if rank != 0:
+        return None
+    return {"run_id": run_id, "last": history[-1] if history else None, "ablation": ablation}
 
-            spark = build_session(SparkConfig(master=os.environ.get("SORA_SPARK_MASTER", "local[2]"),
-                                              conf={"spark.ui.enabled": "false"}))
-            n = register_checkpoints(spark, cfg.lake_uri, run_id, config_lib.to_yaml(cfg))
-            print(f"registered {n} checkpoints of run {run_id} in {cfg.lake_uri}/tables/models")
-    return 0
+
+def _spark_rank(cfg_tree: dict, log_level: str) -> dict | None:
+    """What TorchDistributor runs in each process: the config travels as a plain dict."""
+    from sora_model.train import TrainConfig
+
+    setup_logging(log_level)
+    return train_ranks(config_lib.build(TrainConfig, cfg_tree))
+
+
+def report(result: dict) -> None:
+    last, run_id = result["last"], result["run_id"]
+    if not last:
+        print(f"run {run_id}: nothing left to train (all epochs were done)")
+        return
+    val = last["val"]
+    print(f"run {run_id}: epoch {last['epoch']} val accuracy {val['accuracy']:.3f} macro precision "
+          f"{val['macro_precision']:.3f} recall {val['macro_recall']:.3f} F1 {val['macro_f1']:.3f} "
+          f"on {val['samples']} clips")
+    print("confusion matrix (rows true, columns predicted):")
+    for row in val["confusion_matrix"]:
+        print("  " + " ".join(f"{v:4d}" for v in row))
+    print(_ablation_line(val, result["ablation"]))
+
+
+def _spark_session(app_name: str):  # noqa: ANN202 - pyspark imported lazily
+    from pipelines.session import SparkConfig, build_session
+
+    # Under spark-submit the master comes from spark-submit; run with plain python, a local one.
+    master = None if os.environ.get("SPARK_ENV_LOADED") else os.environ.get("SORA_SPARK_MASTER", "local[2]")
+    return build_session(SparkConfig(master=master, app_name=app_name, conf={"spark.ui.enabled": "false",
+                                                                          "spark.ui.showConsoleProgress": "false"}))
+
+
+def register(cfg, run_id: str, spark=None) -> None:  # noqa: ANN001
+    from pipelines.models import register_checkpoints
+
+    spark = spark or _spark_session("sora_model-register")
+    n = register_checkpoints(spark, cfg.lake_uri, run_id, config_lib.to_yaml(cfg))
+    print(f"registered {n} checkpoints of run {run_id} in {cfg.lake_uri}/tables/models")
 
 
 def main(argv: list[str] | None = None) -> int:
     from sora_model.train import TrainConfig
 
-    parser = parser_for(TrainConfig, __doc__.strip().splitlines()[2], "jobs/train.py")
+    parser = parser_for(TrainConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/train.py")
     parser.add_argument("--no-register", action="store_true",
                         help="do not write the models Delta table (needs Java/Spark on rank 0's machine)")
+    parser.add_argument("--launcher", choices=("torchrun", "spark"), default="torchrun",
+                        help="torchrun: this process is one rank, started by torchrun (default). spark: start "
+                             "--num-processes ranks with pyspark's TorchDistributor, on the driver for a local "
+                             "master, else in barrier tasks on the executors (one GPU each when CUDA is present)")
+    parser.add_argument("--num-processes", type=int, default=2,
+                        help="ranks to start with --launcher spark (default 2)")
     args, cfg = parse(parser, TrainConfig, argv)
     if cfg is None:
         return 0
+    if args.num_processes < 1:
+        parser.error("--num-processes must be >= 1")
     from sora_model.data import ShardError
 
     try:
-        return train_main(cfg, register=not args.no_register)
+        if args.launcher == "torchrun":
+            result = train_ranks(cfg)
+            if result is not None:
+                report(result)
+                if not args.no_register:
+                    register(cfg, result["run_id"])
+            return 0
+        import torch
+        from pyspark.ml.torch.distributor import TorchDistributor
+
+        spark = _spark_session("sora_model-train")
+        local = spark.sparkContext.master.startswith("local")
+        result = TorchDistributor(num_processes=args.num_processes, local_mode=local,
+                                  use_gpu=torch.cuda.is_available()).run(
+            _spark_rank, config_lib.to_dict(cfg), args.log_level)
+        report(result)
+        if not args.no_register:
+            register(cfg, result["run_id"], spark)
+        return 0
     except (ValueError, ShardError) as e:
         logger.error("%s", e)
         return 2

@@ -31,3 +31,23 @@ def classification_metrics(cm: np.ndarray) -> dict[str, float | list[list[int]]]
         "samples": int(total),
         "confusion_matrix": cm.astype(int).tolist(),
     }
+
+
+def direction_metrics(cm: np.ndarray, reverse: np.ndarray) -> dict[str, float]:
+    """Split accuracy into "which motion axis" and "which direction along it".
+
+    ``reverse[c]`` is the class ``c`` becomes when played backwards (left <-> right, clockwise <->
+    counter-clockwise). ``axis_accuracy``: the prediction is the true class or its reverse. ``direction_accuracy``:
+    of those, the share that got the direction right too. A model that sees frames but not their order can reach
+    a high axis accuracy; its direction accuracy is chance, 0.5.
+    """
+    cm = np.asarray(cm)
+    n = cm.shape[0]
+    if reverse.shape != (n,):
+        raise ValueError(f"reverse must map each of the {n} classes, got shape {reverse.shape}")
+    rows = np.arange(n)
+    right = cm[rows, rows].astype(np.float64)
+    reversed_ = np.where(reverse != rows, cm[rows, reverse], 0).astype(np.float64)
+    total, on_axis = cm.sum(), right.sum() + reversed_.sum()
+    return {"axis_accuracy": float(on_axis / total) if total else 0.0,
+            "direction_accuracy": float(right.sum() / on_axis) if on_axis else 0.0}

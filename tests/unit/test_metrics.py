@@ -27,3 +27,20 @@ def test_known_values():
 def test_unlabelled_rows_are_ignored():
     cm = confusion_matrix(np.array([-1, 0]), np.array([1, 0]), 2)
     assert cm.sum() == 1
+
+
+def test_direction_metrics_separate_axis_from_direction():
+    import numpy as np
+
+    from sora_model.metrics import direction_metrics
+
+    # classes: left, right, up, down; reversing swaps left/right and up/down.
+    cm = np.array([[6, 4, 0, 0],    # left: 6 right, 4 reversed
+                   [5, 5, 0, 0],
+                   [0, 0, 7, 1],
+                   [2, 0, 1, 9]])   # down: 2 predicted on the wrong axis
+    got = direction_metrics(cm, np.array([1, 0, 3, 2]))
+    assert got["axis_accuracy"] == pytest.approx((6 + 4 + 5 + 5 + 7 + 1 + 1 + 9) / 40)
+    assert got["direction_accuracy"] == pytest.approx((6 + 5 + 7 + 9) / 38)
+    with pytest.raises(ValueError, match="each of the 4"):
+        direction_metrics(cm, np.array([1, 0]))

@@ -55,6 +55,38 @@ def test_a_few_steps_fit_a_tiny_batch():
     assert losses[-1] < 0.1 < losses[0]
 
 
+def _moving_square(dx: int, dy: int, t: int = 4, side: int = 32) -> torch.Tensor:
+    clips = torch.full((1, t, side, side, 3), 40, dtype=torch.uint8)
+    for i in range(t):
+        y, x = 8 + dy * i, 8 + dx * i
+        clips[0, i, y:y + 8, x:x + 8] = 220
+    return clips
+
+
+@pytest.mark.parametrize("dx,dy,channel,sign", [(2, 0, 0, 1), (-2, 0, 0, -1), (0, 2, 1, 1), (0, -2, 1, -1)])
+def test_normal_flow_points_the_way_the_object_moves(dx, dy, channel, sign):
+    model = SoraModel(ModelConfig(widths=(8,), embed_dim=16, heads=2, flow_blur_px=5))
+    clips = _moving_square(dx, dy)
+    x = clips.permute(0, 1, 4, 2, 3).float() / 255
+    flow = model._normal_flow(x)
+    assert torch.count_nonzero(flow[:, 0]) == 0  # no previous frame
+    total = flow[:, 1:, channel].sum().item()
+    other = flow[:, 1:, 1 - channel].sum().item()
+    assert total * sign > 0 and abs(other) < abs(total) / 10
+    # The same pictures with their colours swapped (dark object on light ground) move the same way.
+    inverted = model._normal_flow(1 - x)[:, 1:, channel].sum().item()
+    assert inverted * sign > 0
+
+
+def test_motion_channels_can_be_turned_off():
+    plain = SoraModel(ModelConfig(widths=(8,), embed_dim=16, heads=2, frame_diff=False, normal_flow=False))
+    assert plain.frame_cnn[0][0].in_channels == 3
+    assert plain(_clips(t=1)).shape == (2, 6)
+    full = SoraModel(ModelConfig(widths=(8,), embed_dim=16, heads=2))
+    assert full.frame_cnn[0][0].in_channels == 8
+    assert full(_clips(t=1)).shape == (2, 6)  # a single frame has no motion but still goes through
+
+
 def test_bad_input_and_config_are_refused():
     model = SoraModel(ModelConfig(widths=(8,), embed_dim=16, heads=2, max_frames=4))
     with pytest.raises(ValueError, match="frames"):
@@ -63,3 +95,5 @@ def test_bad_input_and_config_are_refused():
         model(torch.zeros(2, 8, 32, 32, dtype=torch.uint8))
     with pytest.raises(ValueError, match="divisible"):
         ModelConfig(embed_dim=30, heads=4)
+    with pytest.raises(ValueError, match="flow_blur_px"):
+        ModelConfig(flow_blur_px=4)
