@@ -1,0 +1,268 @@
+"""Build, evaluate and describe every variant of one training checkpoint (Spark-free; the job registers).
+
+Variants land in ``<lake>/models/<run_id>/<variant>/`` (model file + ``meta.json``, written to a temporary
+directory renamed last), each naming its parent checkpoint. Every variant, the fp32 checkpoint included, is
+evaluated on the same split in the same process with the same thread count.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import yaml
+from torch.utils.data import DataLoader
+
+from sora_model import config as config_lib
+from sora_model import storage
+from sora_model.catalog import load_dataset
+from sora_model.compress import (CompressConfig, channel_prune, export_onnx, finalize_pruning, fit,
+                                 magnitude_prune, onnx_max_abs_diff, onnx_parameter_count, parameter_count,
+                                 quantize_dynamic_int8, quantize_static_int8, quantized_layer_bytes, sparsity_of,
+                                 student_config)
+from sora_model.data import ReaderConfig
+from sora_model.loader import ShardDataset
+from sora_model.model import SoraModel
+from sora_model.model_eval import quality, speed, split_arrays
+from sora_model.symmetries import LabelSymmetries
+from sora_model.train import TrainConfig, checkpoint_dirs, seed_everything
+from sora_model.variants import load_predictor, load_torch_model
+
+logger = logging.getLogger(__name__)
+
+
+def find_checkpoint(lake_uri: str, run_id: str | None, epoch: int | None) -> Path:
+    runs = Path(storage.normalize(lake_uri)) / "models"
+    if run_id is None:
+        found = sorted(p.name for p in runs.iterdir() if p.is_dir() and checkpoint_dirs(p)) if runs.is_dir() else []
+        if not found:
+            raise ValueError(f"no training run with a checkpoint under {runs}")
+        run_id = found[-1]
+    ckpts = checkpoint_dirs(runs / run_id)
+    if not ckpts:
+        raise ValueError(f"run {run_id!r} has no complete checkpoint under {runs / run_id}")
+    if epoch is not None:
+        match = [c for c in ckpts if c.name == f"epoch-{epoch}"]
+        if not match:
+            raise ValueError(f"run {run_id!r} has no checkpoint epoch-{epoch} (has {[c.name for c in ckpts]})")
+        return match[0]
+
+    def val_accuracy(ckpt: Path) -> float:
+        return float(json.loads((ckpt / "meta.json").read_text())["metrics"].get("val", {}).get("accuracy", -1))
+
+    # Best validation accuracy; the later epoch wins a tie.
+    return max(ckpts, key=lambda c: (val_accuracy(c), int(c.name.split("-")[1])))
+
+
+class CompressRun:
+    def __init__(self, cfg: CompressConfig) -> None:
+        self.cfg = cfg
+        self.checkpoint = find_checkpoint(cfg.lake_uri, cfg.run_id, cfg.epoch)
+        self.run_dir = self.checkpoint.parent
+        self.meta = json.loads((self.checkpoint / "meta.json").read_text())
+        self.teacher = load_torch_model(self.checkpoint, self.meta)
+        run_cfg = self.run_dir / "config.yaml"
+        self.train_cfg = (config_lib.build(TrainConfig, yaml.safe_load(run_cfg.read_text()))
+                          if run_cfg.is_file() else TrainConfig())
+        self.dataset = load_dataset(cfg.lake_uri, self.meta["dataset"], int(self.meta["dataset_version"]))
+        self.frames_shape = list(self.dataset.frames_shape)
+        self.symmetries = LabelSymmetries(self.train_cfg.symmetries, self.dataset.classes, self.frames_shape)
+
+    # --- data -------------------------------------------------------------------------------------------------
+    def _reader(self, batch_size: int) -> tuple[ShardDataset, int]:
+        data = ShardDataset(self.dataset.shards["train"],
+                            ReaderConfig(batch_size=batch_size, shuffle_buffer=256, seed=self.cfg.seed))
+        return data, len(data)
+
+    def _batches(self, batch_size: int):  # noqa: ANN202 - (epoch -> batches, steps per epoch)
+        data, steps = self._reader(batch_size)
+
+        def per_epoch(epoch: int):  # noqa: ANN202
+            data.set_epoch(epoch)
+            return DataLoader(data, batch_size=None, num_workers=1)
+
+        return per_epoch, steps
+
+    def _calibration(self) -> list[np.ndarray]:
+        per_epoch, _ = self._batches(16)
+        out, n = [], 0
+        for batch in per_epoch(0):
+            out.append(batch["frames"].numpy())
+            n += len(out[-1])
+            if n >= self.cfg.calibration_clips:
+                break
+        return out
+
+    # --- writing ----------------------------------------------------------------------------------------------
+    def _write(self, name: str, fmt: str, write_model, model_config: dict[str, Any] | None,  # noqa: ANN001
+               extra: dict[str, Any]) -> Path:
+        final = self.run_dir / name
+        tmp = self.run_dir / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
+        tmp.mkdir(parents=True)
+        model_file = "model.onnx" if fmt == "onnx" else "model.pt"
+        write_model(tmp / model_file)
+        meta = {
+            "variant": name, "format": fmt, "model_file": model_file, "run_id": self.run_dir.name,
+            "epoch": self.meta["epoch"], "step": self.meta["step"], "parent_uri": str(self.checkpoint),
+            "parent_sha256": self.meta["sha256"], "sha256": storage.sha256_file(str(tmp / model_file)),
+            "size_bytes": (tmp / model_file).stat().st_size, "classes": self.dataset.classes,
+            "frames_shape": self.frames_shape, "dataset": self.dataset.name,
+            "dataset_version": self.dataset.version, "model_config": model_config,
+            "created_at": datetime.now(timezone.utc).isoformat(), **extra,
+        }
+        (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
+        if final.exists():
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        return final
+
+    def _save_torch(self, name: str, model: SoraModel, extra: dict[str, Any]) -> Path:
+        extra = {"params": parameter_count(model), **extra}
+        return self._write(name, "torch", lambda p: torch.save(model.state_dict(), p),
+                           dataclasses.asdict(model.cfg), extra)
+
+    # --- variants ---------------------------------------------------------------------------------------------
+    def build(self, eval_clips: np.ndarray) -> list[Path]:
+        cfg, made = self.cfg, []
+        onnx_dir = None
+        if {"onnx", "int8-dynamic", "int8-static"} & set(cfg.variants):
+            logger.info("variant onnx: exporting")
+
+            def export(path: Path) -> None:
+                export_onnx(self.teacher, path, self.frames_shape)
+
+            onnx_dir = self._write("onnx", "onnx", export, self.meta["model_config"], {})
+            diff = onnx_max_abs_diff(self.teacher, onnx_dir / "model.onnx", eval_clips)
+            if diff > cfg.max_onnx_abs_diff:
+                raise RuntimeError(f"bug: ONNX export differs from PyTorch by {diff:.2e} in a logit "
+                                   f"(allowed {cfg.max_onnx_abs_diff:.0e})")
+            self._patch_meta(onnx_dir, {"params": onnx_parameter_count(onnx_dir / "model.onnx"),
+                                        "onnx_max_abs_logit_diff": diff})
+            if "onnx" in cfg.variants:
+                made.append(onnx_dir)
+        if "int8-dynamic" in cfg.variants:
+            logger.info("variant int8-dynamic: quantizing")
+            path = self._write("int8-dynamic", "onnx",
+                               lambda p: quantize_dynamic_int8(onnx_dir / "model.onnx", p), None, {})
+            made.append(self._describe_int8(path))
+        if "int8-static" in cfg.variants:
+            logger.info("variant int8-static: calibrating on %d train clips", cfg.calibration_clips)
+            calibration = self._calibration()
+            path = self._write("int8-static", "onnx",
+                               lambda p: quantize_static_int8(onnx_dir / "model.onnx", p, iter(calibration)),
+                               None, {"calibration_clips": int(sum(len(c) for c in calibration))})
+            made.append(self._describe_int8(path))
+        if "pruned" in cfg.variants:
+            logger.info("variant pruned-%g: magnitude pruning + %d fine-tune epochs", cfg.sparsity,
+                        cfg.finetune.epochs)
+            seed_everything(cfg.seed)
+            model = copy.deepcopy(self.teacher)
+            magnitude_prune(model, cfg.sparsity)
+            self._finetune(model)
+            finalize_pruning(model)
+            made.append(self._save_torch(f"pruned-{cfg.sparsity:g}", model,
+                                         {"sparsity": sparsity_of(model), "method": "global L1 unstructured"}))
+        if "pruned-channels" in cfg.variants:
+            logger.info("variant pruned-channels-%g: structured pruning + %d fine-tune epochs",
+                        cfg.channel_sparsity, cfg.finetune.epochs)
+            seed_everything(cfg.seed)
+            model = channel_prune(self.teacher, cfg.channel_sparsity)
+            self._finetune(model)
+            made.append(self._save_torch(f"pruned-channels-{cfg.channel_sparsity:g}", model,
+                                         {"method": "L1 x BN-gain channel pruning",
+                                          "widths": list(model.cfg.widths)}))
+        if "distilled" in cfg.variants:
+            d = cfg.distill
+            logger.info("variant distilled: student widths %s, %d epochs (T=%g, alpha=%g)", list(d.widths),
+                        d.epochs, d.temperature, d.alpha)
+            seed_everything(cfg.seed)
+            student = SoraModel(student_config(self.teacher.cfg, d))
+            per_epoch, steps = self._batches(d.batch_size)
+            fit(student, per_epoch, d.epochs, d.lr, steps, transform=self.symmetries, teacher=self.teacher,
+                temperature=d.temperature, alpha=d.alpha, schedule=True)
+            made.append(self._save_torch("distilled", student, {"temperature": d.temperature, "alpha": d.alpha}))
+        return made
+
+    def _finetune(self, model: SoraModel) -> None:
+        f = self.cfg.finetune
+        if f.epochs:
+            per_epoch, steps = self._batches(f.batch_size)
+            fit(model, per_epoch, f.epochs, f.lr, steps, transform=self.symmetries)
+
+    @staticmethod
+    def _patch_meta(variant_dir: Path, extra: dict[str, Any]) -> None:
+        meta = json.loads((variant_dir / "meta.json").read_text())
+        meta.update(extra)
+        (variant_dir / "meta.json").write_text(json.dumps(meta, indent=1))
+
+    def _describe_int8(self, path: Path) -> Path:
+        q = quantized_layer_bytes(path / "model.onnx")
+        self._patch_meta(path, {"params": onnx_parameter_count(path / "model.onnx"), "quantized_layers": q})
+        return path
+
+    # --- evaluation -------------------------------------------------------------------------------------------
+    def evaluate(self, variant_dirs: list[Path], frames: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
+        rows = []
+        for vdir in [self.checkpoint, *variant_dirs]:
+            predictor = load_predictor(vdir, threads=self.cfg.threads)
+            meta = predictor.meta
+            logger.info("evaluating %s on %d %s clips", predictor.name, len(frames), self.cfg.eval_split)
+            metrics = {self.cfg.eval_split: quality(predictor, frames, labels),
+                       "speed": speed(predictor, frames, runs=self.cfg.latency_runs,
+                                      batch_size=self.cfg.throughput_batch), "threads": self.cfg.threads}
+            params = meta.get("params") or parameter_count(predictor._torch_model)  # noqa: SLF001
+            for key in ("quantized_layers", "sparsity", "onnx_max_abs_logit_diff", "widths", "calibration_clips"):
+                if key in meta:
+                    metrics[key] = meta[key]
+            rows.append({"variant": predictor.name, "format": predictor.format, "uri": str(vdir),
+                         "model_file": meta.get("model_file", "model.pt"), "sha256": meta["sha256"],
+                         "size_bytes": int(meta["size_bytes"]), "params": int(params),
+                         "parent_uri": None if vdir == self.checkpoint else str(self.checkpoint),
+                         "metrics": metrics})
+            if vdir != self.checkpoint:
+                self._patch_meta(vdir, {"metrics": metrics})
+        return rows
+
+
+def run_compress(cfg: CompressConfig) -> tuple[CompressRun, list[dict[str, Any]]]:
+    """Build the configured variants of the chosen checkpoint and evaluate them all (fp32 first)."""
+    run = CompressRun(cfg)
+    frames, labels = split_arrays(run.dataset, cfg.eval_split)
+    made = run.build(frames[:64])
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    return run, run.evaluate(made, frames, labels)
+
+
+def ratios(rows: list[dict[str, Any]], split: str, batch: int) -> list[dict[str, Any]]:
+    """Each variant against fp32 (PyTorch) and, for ONNX Runtime variants, against the fp32 ONNX graph."""
+    by = {r["variant"]: r for r in rows}
+    base = by["fp32"]
+    onnx = by.get("onnx")
+    out = []
+    for r in rows:
+        if r["variant"] == "fp32":
+            continue
+        ref = onnx if r["format"] == "onnx" and onnx is not None and r is not onnx else base
+        line = {
+            "variant": r["variant"], "against": ref["variant"],
+            "size_x": ref["size_bytes"] / r["size_bytes"],
+            "latency_x": ref["metrics"]["speed"]["latency_ms_p50"] / r["metrics"]["speed"]["latency_ms_p50"],
+            "throughput_x": (r["metrics"]["speed"][f"throughput_clips_per_s_b{batch}"]
+                             / ref["metrics"]["speed"][f"throughput_clips_per_s_b{batch}"]),
+            "accuracy_drop_points": 100 * (base["metrics"][split]["accuracy"] - r["metrics"][split]["accuracy"]),
+        }
+        q = r["metrics"].get("quantized_layers")
+        if q and q["int8_bytes"]:
+            line["quantized_layers_size_x"] = q["fp32_bytes"] / q["int8_bytes"]
+        out.append(line)
+    return out
