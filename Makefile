@@ -30,6 +30,7 @@ demo: $(STAMP)
 	$(BIN)/spark-submit jobs/curate.py --conf-file conf/local.yaml lake_uri=$(LAKE) input_uri=$(LAKE)/raw/demo
 	OMP_NUM_THREADS=1 $(BIN)/torchrun --standalone --nproc_per_node=2 jobs/train.py \
 		--conf-file conf/train/local.yaml lake_uri=$(LAKE)
+	$(BIN)/python jobs/compress.py --conf-file conf/compress/local.yaml lake_uri=$(LAKE)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra tests

@@ -7,11 +7,14 @@ import sys
 from pathlib import Path
 
 from pipelines.curate import CurateConfig
+from pipelines.score import ScoreConfig
+from sora_model.compress import CompressConfig
 from sora_model.config import markdown_table
 from sora_model.train import TrainConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-TABLES = {"config-table": CurateConfig, "train-config-table": TrainConfig}
+TABLES = {"config-table": CurateConfig, "train-config-table": TrainConfig,
+          "compress-config-table": CompressConfig, "score-config-table": ScoreConfig}
 
 
 def render(text: str) -> str:

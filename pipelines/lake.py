@@ -31,6 +31,9 @@ TABLES: dict[str, str] = {
     "models": """run_id string, epoch int, step long, variant string, uri string, model_file string, sha256 string,
         size_bytes long, metrics_json string, dataset string, dataset_version int, parent_uri string,
         config_yaml string, created_at timestamp""",
+    "predictions": """clip_id string, video_id string, uri string, clip_index int, start_s double, end_s double,
+        predicted_label int, predicted_label_name string, probabilities array<double>, model_id string,
+        model_uri string, run_id string, scored_at timestamp""",
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -39,6 +42,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "clips": ("dataset", "clip_id"),
     "datasets": ("name", "version"),
     "models": ("run_id", "epoch", "variant"),
+    "predictions": ("clip_id", "model_id"),
 }
 
 

@@ -31,3 +31,26 @@ def register_checkpoints(spark: SparkSession, lake_uri: str, run_id: str, config
     if rows:
         lake.merge("models", spark.createDataFrame(rows, table_schema("models")))
     return len(rows)
+
+
+def register_variants(spark: SparkSession, lake_uri: str, run_id: str, epoch: int, step: int, dataset: str,
+                      dataset_version: int, rows: list[dict], config_yaml: str) -> int:
+    """MERGE one row per compressed variant (key run_id, epoch, variant), each naming its parent checkpoint.
+
+    ``rows`` come from evaluation; the fp32 checkpoint's own row (registered by training) is left as it is.
+    """
+    lake = Lake(spark, lake_uri)
+    now = datetime.now().astimezone()
+    out = []
+    for r in rows:
+        out.append({
+            "run_id": run_id, "epoch": int(epoch), "step": int(step), "variant": r["variant"], "uri": r["uri"],
+            "model_file": r["model_file"], "sha256": r["sha256"], "size_bytes": int(r["size_bytes"]),
+            "metrics_json": json.dumps({**r["metrics"], "params": r["params"], "format": r["format"]}),
+            "dataset": dataset, "dataset_version": int(dataset_version), "parent_uri": r["parent_uri"],
+            "config_yaml": config_yaml, "created_at": now,
+        })
+    variants = [r for r in out if r["variant"] != "fp32"]
+    if variants:
+        lake.merge("models", spark.createDataFrame(variants, table_schema("models")))
+    return len(variants)

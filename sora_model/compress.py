@@ -116,14 +116,14 @@ class CompressConfig:
 
 # --- pruning --------------------------------------------------------------------------------------------------
 def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
-    """The conv and linear weights magnitude pruning works on (attention projections included)."""
-    out: list[tuple[nn.Module, str]] = []
-    for module in model.modules():
-        if isinstance(module, (nn.Conv2d, nn.Linear)):
-            out.append((module, "weight"))
-        elif isinstance(module, nn.MultiheadAttention):
-            out.append((module, "in_proj_weight"))
-    return out
+    """The conv and linear weights magnitude pruning works on.
+
+    Attention projections are left out: MultiheadAttention reads them as tensors inside its functional
+    forward, so the masks torch's pruning applies in a module's forward hook would never be refreshed.
+    """
+    attention = {name for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)}
+    return [(m, "weight") for name, m in model.named_modules()
+            if isinstance(m, (nn.Conv2d, nn.Linear)) and not any(name.startswith(a + ".") for a in attention)]
 
 
 def magnitude_prune(model: nn.Module, sparsity: float) -> None:
@@ -184,7 +184,7 @@ def channel_prune(model: SoraModel, sparsity: float) -> SoraModel:
         if not key.startswith("frame_cnn."):
             new[key] = value
     small.load_state_dict(new)
-    return small
+    return small.train(model.training)
 
 
 def parameter_count(model: nn.Module) -> int:
@@ -232,7 +232,7 @@ def fit(model: nn.Module, batches: Batches, epochs: int, lr: float, steps_per_ep
             nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             opt.step()
             sched.step()
-            running, n = running + float(loss), n + 1
+            running, n = running + float(loss.detach()), n + 1
         losses.append(running / max(1, n))
         logger.info("epoch %d/%d: loss %.4f", epoch + 1, epochs, losses[-1])
     model.eval()

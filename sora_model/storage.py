@@ -72,6 +72,23 @@ def open_local(uri: str) -> Iterator[str]:
             os.remove(tmp)
 
 
+@contextlib.contextmanager
+def open_local_dir(uri: str) -> Iterator[str]:
+    """Yield a local directory with the files of ``uri`` (a temporary copy of a remote prefix, removed after)."""
+    if is_local(uri):
+        yield local_path(uri)
+        return
+    import pyarrow.fs as pafs
+
+    fs, path = filesystem(uri)
+    tmp = tempfile.mkdtemp(prefix="sora-")
+    try:
+        pafs.copy_files(path, tmp, source_filesystem=fs, destination_filesystem=pafs.LocalFileSystem())
+        yield tmp
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def sha256_file(path: str) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

@@ -1,0 +1,114 @@
+"""python jobs/compress.py --conf-file conf/compress/local.yaml [run_id=<id>] [key=value ...]
+
+Builds the compressed variants of a training checkpoint (default: the best validation epoch of the newest run):
+onnx, int8-dynamic, int8-static, pruned-<s>, pruned-channels-<s>, distilled. Evaluates each and the fp32
+checkpoint on the same split, prints one comparison table and the ratios to fp32, saves comparison.json and
+comparison.png next to the variants in <lake>/models/<run_id>/, and registers the variants in the models table.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from jobs.cli import parse, parser_for
+from sora_model import config as config_lib
+
+logger = logging.getLogger("jobs.compress")
+
+
+def table(rows: list[dict[str, Any]], split: str, batch: int) -> str:
+    head = (f"{'variant':<22} {'format':<6} {'size KB':>8} {'params':>8} {split + ' acc':>9} {'macro F1':>8} "
+            f"{'p50 ms':>7} {'p95 ms':>7} {f'clips/s b{batch}':>12}")
+    lines = [head, "-" * len(head)]
+    for r in rows:
+        m, s = r["metrics"][split], r["metrics"]["speed"]
+        lines.append(f"{r['variant']:<22} {r['format']:<6} {r['size_bytes'] / 1024:8.1f} {r['params']:8d} "
+                     f"{m['accuracy']:9.3f} {m['macro_f1']:8.3f} {s['latency_ms_p50']:7.2f} "
+                     f"{s['latency_ms_p95']:7.2f} {s[f'throughput_clips_per_s_b{batch}']:12.0f}")
+    return "\n".join(lines)
+
+
+def ratio_lines(ratios: list[dict[str, Any]]) -> str:
+    lines = ["ratios (each variant against its reference, same run; int8 against the fp32 ONNX graph on the same "
+             "runtime):"]
+    for r in ratios:
+        extra = (f", quantized layers {r['quantized_layers_size_x']:.2f}x smaller"
+                 if "quantized_layers_size_x" in r else "")
+        lines.append(f"  {r['variant']:<22} vs {r['against']:<5} file {r['size_x']:.2f}x smaller{extra}, "
+                     f"latency {r['latency_x']:.2f}x faster, throughput {r['throughput_x']:.2f}x, "
+                     f"accuracy drop {r['accuracy_drop_points']:+.1f} points")
+    return "\n".join(lines)
+
+
+def plot(rows: list[dict[str, Any]], split: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.5), dpi=120)
+    sizes = [r["size_bytes"] for r in rows]
+    top = max(sizes)
+    for r in rows:
+        x, y = r["metrics"]["speed"]["latency_ms_p50"], r["metrics"][split]["accuracy"]
+        ax.scatter(x, y, s=40 + 800 * r["size_bytes"] / top, alpha=0.6,
+                   label=f"{r['variant']} ({r['size_bytes'] / 1024:.0f} KB)")
+    legend = ax.legend(fontsize=7, loc="lower right")
+    for handle in legend.legend_handles:
+        handle.set_sizes([30])
+    ax.set_xlabel("CPU latency per clip at batch 1, p50 (ms)")
+    ax.set_ylabel(f"{split} accuracy")
+    ax.set_title("Variants: accuracy against latency (marker area: size on disk)")
+    ax.grid(alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from sora_model.compress import CompressConfig
+
+    parser = parser_for(CompressConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/compress.py")
+    parser.add_argument("--no-register", action="store_true",
+                        help="do not write the models Delta table (registration needs Java/Spark)")
+    args, cfg = parse(parser, CompressConfig, argv)
+    if cfg is None:
+        return 0
+    from sora_model.compress_run import ratios, run_compress
+
+    try:
+        run, rows = run_compress(cfg)
+    except ValueError as e:
+        logger.error("%s", e)
+        return 2
+    split, batch = cfg.eval_split, cfg.throughput_batch
+    rel = ratios(rows, split, batch)
+    (run.run_dir / "comparison.json").write_text(json.dumps({"checkpoint": str(run.checkpoint), "rows": rows,
+                                                             "ratios": rel}, indent=1))
+    plot(rows, split, run.run_dir / "comparison.png")
+    print(f"variants of {run.checkpoint} ({split} split, {len(rows) and rows[0]['metrics'][split]['samples']} "
+          f"clips, {cfg.threads} thread(s)):")
+    print(table(rows, split, batch))
+    print(ratio_lines(rel))
+    print(f"plot: {run.run_dir / 'comparison.png'}")
+    if not args.no_register:
+        from pipelines.models import register_variants
+        from pipelines.session import SparkConfig, build_session
+
+        spark = build_session(SparkConfig(master=os.environ.get("SORA_SPARK_MASTER", "local[2]"),
+                                          app_name="sora_model-compress",
+                                          conf={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}))
+        n = register_variants(spark, cfg.lake_uri, run.run_dir.name, int(run.meta["epoch"]), int(run.meta["step"]),
+                              run.dataset.name, run.dataset.version, rows, config_lib.to_yaml(cfg))
+        print(f"registered {n} variants of {run.run_dir.name} epoch {run.meta['epoch']} in "
+              f"{cfg.lake_uri}/tables/models")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""spark-submit jobs/score.py --model <variant dir or run_id/epoch/variant> --input <uri> [key=value ...]
+
+Scores new videos with a registered model variant: lists the input, probes, cleans, clips and decodes each video
+as curation does, runs the model (loaded once per executor process) and MERGEs one prediction per clip into the
+lake's predictions Delta table; bad files go to the rejects table. Rerunning adds nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from jobs.cli import parse, parser_for
+
+logger = logging.getLogger("jobs.score")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from pipelines.score import ScoreConfig, run_score
+    from pipelines.session import build_session
+
+    parser = parser_for(ScoreConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/score.py")
+    parser.add_argument("--model", help="same as model=...: a variant directory or a models-table id")
+    parser.add_argument("--input", help="same as input_uri=...: the folder or prefix of videos to score")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args, _ = parser.parse_known_args(argv)
+    # --model/--input are shorthands for overrides; they win over the YAML like any CLI key.
+    extra = ([f"model={args.model}"] if args.model else []) + ([f"input_uri={args.input}"] if args.input else [])
+    rest = [a for a in argv if a not in (args.model, args.input, "--model", "--input")]
+    args, cfg = parse(parser, ScoreConfig, rest + extra)
+    if cfg is None:
+        return 0
+    if not cfg.input_uri:
+        parser.error("--input (or input_uri=...) is required")
+    spark = build_session(cfg.spark)
+    try:
+        summary = run_score(spark, cfg)
+    except (ValueError, FileNotFoundError) as e:
+        logger.error("%s", e)
+        return 2
+    print(summary.render())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

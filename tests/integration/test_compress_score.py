@@ -1,0 +1,118 @@
+"""Compression variants of a real checkpoint (registered with lineage) and batch scoring on local[2] Spark."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipelines.lake import Lake
+from pipelines.score import ScoreConfig, run_score
+from sora_model import config as config_lib
+from sora_model.synth import write_corpus
+
+ROOT = Path(__file__).resolve().parents[2]
+SMALL = ["model.widths=[8,16]", "model.embed_dim=16", "model.heads=2", "reader.batch_size=8", "num_workers=0",
+         "optim.warmup_steps=2"]
+VARIANTS = ("onnx", "int8-dynamic", "int8-static", "pruned-0.5", "pruned-channels-0.5", "distilled")
+
+
+@pytest.fixture(scope="module")
+def compressed(spark, curated, tmp_path_factory) -> dict:
+    from jobs.compress import main
+    from sora_model.train import TrainConfig, Trainer
+
+    lake = tmp_path_factory.mktemp("compress") / "lake"
+    shutil.copytree(curated["lake"], lake)
+    cfg = config_lib.load(TrainConfig, ROOT / "conf" / "train" / "local.yaml",
+                          [f"lake_uri={lake}", "epochs=2", *SMALL])
+    Trainer(cfg, "small").fit()
+    from pipelines.models import register_checkpoints
+
+    register_checkpoints(spark, str(lake), "small", config_lib.to_yaml(cfg))
+    rc = main(["--conf-file", str(ROOT / "conf" / "compress" / "local.yaml"), f"lake_uri={lake}",
+               "finetune.epochs=1", "finetune.batch_size=8", "distill.epochs=1", "distill.batch_size=8", "distill.widths=[4,8]", "distill.embed_dim=8",
+               "latency_runs=5", "calibration_clips=16", "eval_split=val"])
+    assert rc == 0
+    return {"lake": lake, "run": lake / "models" / "small"}
+
+
+@pytest.mark.slow
+def test_every_variant_is_written_loads_and_predicts(compressed):
+    from sora_model.variants import load_predictor
+
+    run = compressed["run"]
+    clips = np.zeros((3, 4, 32, 32, 3), dtype=np.uint8)
+    for name in VARIANTS:
+        meta = json.loads((run / name / "meta.json").read_text())
+        assert meta["parent_uri"].endswith("/small/epoch-2") or meta["parent_uri"].endswith("/small/epoch-1")
+        predictor = load_predictor(run / name, threads=1)
+        assert predictor.probabilities(clips).shape == (3, len(meta["classes"]))
+        assert {"val", "speed"} <= set(meta["metrics"])
+    onnx = json.loads((run / "onnx" / "meta.json").read_text())
+    assert onnx["onnx_max_abs_logit_diff"] <= 1e-3
+    channels = json.loads((run / "pruned-channels-0.5" / "meta.json").read_text())
+    assert channels["widths"] == [4, 8]
+    assert (run / "comparison.png").stat().st_size > 10_000
+    rows = json.loads((run / "comparison.json").read_text())["rows"]
+    assert [r["variant"] for r in rows] == ["fp32", *VARIANTS]
+
+
+@pytest.mark.slow
+def test_variant_rows_point_at_a_registered_checkpoint(spark, compressed):
+    models = Lake(spark, str(compressed["lake"])).read("models").where("run_id = 'small'").collect()
+    checkpoints = {r["uri"] for r in models if r["variant"] == "fp32"}
+    variants = {r["variant"]: r for r in models if r["variant"] != "fp32"}
+    assert set(variants) == set(VARIANTS)
+    for row in variants.values():
+        assert row["parent_uri"] in checkpoints
+        assert json.loads(row["metrics_json"])["val"]["samples"] > 0
+
+
+@pytest.fixture(scope="module")
+def new_videos(tmp_path_factory) -> Path:
+    root = tmp_path_factory.mktemp("incoming")
+    write_corpus(root, videos=3, seed=77, bad_files=False)
+    (root / "corrupt.mp4").write_bytes((root / "part-0" / "clip_0000.mp4").read_bytes()[:3000])
+    return root
+
+
+def _score(spark, lake: Path, model: str, input_dir: Path):
+    overrides = [f"model={model}", f"input_uri={input_dir}", f"lake_uri={lake}", "clip.mode=shots",
+                 "clip.stride_s=2.0", "tasks_per_core=1"]
+    return run_score(spark, config_lib.load(ScoreConfig, None, overrides))
+
+
+@pytest.mark.slow
+def test_scoring_predicts_good_videos_rejects_the_corrupt_one_and_reruns_add_nothing(spark, compressed,
+                                                                                     new_videos):
+    lake = compressed["lake"]
+    first = _score(spark, lake, str(compressed["run"] / "int8-static"), new_videos)
+    assert (first.files, first.scored_videos, first.rejected) == (4, 3, 1)
+    assert first.max_model_loads_per_process == 1  # once per worker process, not per batch or video
+    tables = Lake(spark, str(lake))
+    preds = tables.read("predictions").collect()
+    assert len(preds) == first.predictions > 0
+    assert {Path(p["uri"]).name for p in preds} == {"clip_0000.mp4", "clip_0001.mp4", "clip_0002.mp4"}
+    assert all(abs(sum(p["probabilities"]) - 1) < 1e-6 and p["model_id"].endswith("/int8-static") for p in preds)
+    reject = tables.read("rejects").where("uri like '%corrupt.mp4'").collect()
+    assert len(reject) == 1 and reject[0]["reason"] == "unreadable"
+    version = tables.version("predictions")
+    again = _score(spark, lake, str(compressed["run"] / "int8-static"), new_videos)
+    assert again.predictions == first.predictions
+    assert tables.read("predictions").count() == len(preds)
+    assert tables.read("rejects").where("uri like '%corrupt.mp4'").count() == 1
+    assert tables.version("predictions") >= version
+
+
+@pytest.mark.slow
+def test_scoring_by_models_table_id(spark, compressed, new_videos):
+    meta = json.loads((compressed["run"] / "distilled" / "meta.json").read_text())
+    model_id = f"small/{meta['epoch']}/distilled"
+    summary = _score(spark, compressed["lake"], model_id, new_videos)
+    assert summary.model_id == model_id and summary.scored_videos == 3
+    preds = Lake(spark, str(compressed["lake"])).read("predictions").where(f"model_id = '{model_id}'").count()
+    assert preds == summary.predictions
