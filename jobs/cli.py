@@ -50,3 +50,22 @@ def parse(parser: argparse.ArgumentParser, cls: type[T], argv: list[str] | None)
         print(config_lib.to_yaml(cfg), end="")
         return args, None
     return args, cfg
+
+
+def expand_shorthands(argv: list[str], shorthands: dict[str, str]) -> list[str]:
+    """Turn ``--flag value`` (or ``--flag=value``) into the override ``key=value`` for the listed flags, so they
+    take the CLI's precedence like any other override."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        flag, eq, value = arg.partition("=")
+        if flag in shorthands:
+            if not eq:
+                value = next(it, "")
+                if not value or value.startswith("--"):
+                    print(f"{flag} needs a value", file=sys.stderr)
+                    sys.exit(2)
+            out.append(f"{shorthands[flag]}={value}")
+        else:
+            out.append(arg)
+    return out

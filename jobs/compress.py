@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from jobs.cli import parse, parser_for
+from jobs.cli import expand_shorthands, parse, parser_for
 from sora_model import config as config_lib
 
 logger = logging.getLogger("jobs.compress")
@@ -76,6 +76,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = parser_for(CompressConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/compress.py")
     parser.add_argument("--no-register", action="store_true",
                         help="do not write the models Delta table (registration needs Java/Spark)")
+    parser.add_argument("--run-id", help="same as run_id=...: the training run to compress")
+    parser.add_argument("--epoch", help="same as epoch=...: the checkpoint epoch (default: best validation)")
+    argv = expand_shorthands(list(sys.argv[1:] if argv is None else argv), {"--run-id": "run_id", "--epoch": "epoch"})
     args, cfg = parse(parser, CompressConfig, argv)
     if cfg is None:
         return 0

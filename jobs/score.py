@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from jobs.cli import parse, parser_for
+from jobs.cli import expand_shorthands, parse, parser_for
 
 logger = logging.getLogger("jobs.score")
 
@@ -22,12 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = parser_for(ScoreConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/score.py")
     parser.add_argument("--model", help="same as model=...: a variant directory or a models-table id")
     parser.add_argument("--input", help="same as input_uri=...: the folder or prefix of videos to score")
-    argv = list(sys.argv[1:] if argv is None else argv)
-    args, _ = parser.parse_known_args(argv)
-    # --model/--input are shorthands for overrides; they win over the YAML like any CLI key.
-    extra = ([f"model={args.model}"] if args.model else []) + ([f"input_uri={args.input}"] if args.input else [])
-    rest = [a for a in argv if a not in (args.model, args.input, "--model", "--input")]
-    args, cfg = parse(parser, ScoreConfig, rest + extra)
+    argv = expand_shorthands(list(sys.argv[1:] if argv is None else argv),
+                             {"--model": "model", "--input": "input_uri"})
+    args, cfg = parse(parser, ScoreConfig, argv)
     if cfg is None:
         return 0
     if not cfg.input_uri:

@@ -53,3 +53,20 @@ def test_print_config_shows_cli_over_yaml():
     proc = subprocess.run([sys.executable, "jobs/curate.py", "--conf-file", "conf/local.yaml", "--print-config",
                            "decode.height_px=80"], cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "height_px: 80" in proc.stdout and "mode: shots" in proc.stdout
+
+
+def test_flag_shorthands_become_overrides_with_cli_precedence():
+    from jobs.cli import expand_shorthands
+
+    got = expand_shorthands(["--conf-file", "c.yaml", "--model", "r/3/onnx", "--input=s3://b/x", "batch_size=8"],
+                            {"--model": "model", "--input": "input_uri"})
+    assert got == ["--conf-file", "c.yaml", "model=r/3/onnx", "input_uri=s3://b/x", "batch_size=8"]
+
+
+def test_score_print_config_resolves_model_and_input(capsys):
+    from jobs.score import main
+
+    assert main(["--conf-file", "conf/score/local.yaml", "--model", "run/2/int8-static", "--input", "/data/new",
+                 "--print-config"]) == 0
+    out = capsys.readouterr().out
+    assert "model: run/2/int8-static" in out and "input_uri: /data/new" in out
