@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import TypeVar
 
@@ -69,3 +70,14 @@ def expand_shorthands(argv: list[str], shorthands: dict[str, str]) -> list[str]:
         else:
             out.append(arg)
     return out
+
+
+def spark_session(app_name: str):  # noqa: ANN201 - pyspark imported lazily
+    """A Spark session with Delta for jobs that run under plain python or torchrun and need Spark only to write
+    Delta tables: under spark-submit the master comes from spark-submit, else a local one
+    (``SORA_SPARK_MASTER``, default local[2])."""
+    from pipelines.session import SparkConfig, build_session
+
+    master = None if os.environ.get("SPARK_ENV_LOADED") else os.environ.get("SORA_SPARK_MASTER", "local[2]")
+    return build_session(SparkConfig(master=master, app_name=app_name, conf={
+        "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}))

@@ -10,12 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import sys
 from pathlib import Path
 from typing import Any
 
-from jobs.cli import expand_shorthands, parse, parser_for
+from jobs.cli import expand_shorthands, parse, parser_for, spark_session
 from sora_model import config as config_lib
 
 logger = logging.getLogger("jobs.compress")
@@ -101,11 +100,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"plot: {run.run_dir / 'comparison.png'}")
     if not args.no_register:
         from pipelines.models import register_variants
-        from pipelines.session import SparkConfig, build_session
 
-        spark = build_session(SparkConfig(master=os.environ.get("SORA_SPARK_MASTER", "local[2]"),
-                                          app_name="sora_model-compress",
-                                          conf={"spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}))
+        spark = spark_session("sora_model-compress")
         n = register_variants(spark, cfg.lake_uri, run.run_dir.name, int(run.meta["epoch"]), int(run.meta["step"]),
                               run.dataset.name, run.dataset.version, rows, config_lib.to_yaml(cfg))
         print(f"registered {n} variants of {run.run_dir.name} epoch {run.meta['epoch']} in "

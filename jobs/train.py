@@ -14,7 +14,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-from jobs.cli import parse, parser_for, setup_logging
+from jobs.cli import parse, parser_for, setup_logging, spark_session
 from sora_model import config as config_lib
 from sora_model import storage
 
@@ -109,19 +109,10 @@ def report(result: dict) -> None:
     print(_ablation_line(val, result["ablation"]))
 
 
-def _spark_session(app_name: str):  # noqa: ANN202 - pyspark imported lazily
-    from pipelines.session import SparkConfig, build_session
-
-    # Under spark-submit the master comes from spark-submit; run with plain python, a local one.
-    master = None if os.environ.get("SPARK_ENV_LOADED") else os.environ.get("SORA_SPARK_MASTER", "local[2]")
-    return build_session(SparkConfig(master=master, app_name=app_name, conf={"spark.ui.enabled": "false",
-                                                                          "spark.ui.showConsoleProgress": "false"}))
-
-
 def register(cfg, run_id: str, spark=None) -> None:  # noqa: ANN001
     from pipelines.models import register_checkpoints
 
-    spark = spark or _spark_session("sora_model-register")
+    spark = spark or spark_session("sora_model-register")
     n = register_checkpoints(spark, cfg.lake_uri, run_id, config_lib.to_yaml(cfg))
     print(f"registered {n} checkpoints of run {run_id} in {cfg.lake_uri}/tables/models")
 
@@ -156,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
         import torch
         from pyspark.ml.torch.distributor import TorchDistributor
 
-        spark = _spark_session("sora_model-train")
+        spark = spark_session("sora_model-train")
         local = spark.sparkContext.master.startswith("local")
         result = TorchDistributor(num_processes=args.num_processes, local_mode=local,
                                   use_gpu=torch.cuda.is_available()).run(

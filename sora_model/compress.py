@@ -317,14 +317,3 @@ def onnx_parameter_count(path: str | Path) -> int:
     graph = onnx.load(str(path)).graph
     return int(sum(int(np.prod(init.dims)) for init in graph.initializer
                    if not init.name.endswith(("_scale", "_zero_point"))))
-
-
-@dataclass
-class VariantResult:
-    """What the job records per variant (metrics are added by evaluation)."""
-
-    name: str
-    format: str
-    model_file: str
-    params: int
-    extra: dict[str, Any] = field(default_factory=dict)

@@ -220,13 +220,12 @@ class CompressRun:
             metrics = {self.cfg.eval_split: quality(predictor, frames, labels),
                        "speed": speed(predictor, frames, runs=self.cfg.latency_runs,
                                       batch_size=self.cfg.throughput_batch), "threads": self.cfg.threads}
-            params = meta.get("params") or parameter_count(predictor._torch_model)  # noqa: SLF001
             for key in ("quantized_layers", "sparsity", "onnx_max_abs_logit_diff", "widths", "calibration_clips"):
                 if key in meta:
                     metrics[key] = meta[key]
             rows.append({"variant": predictor.name, "format": predictor.format, "uri": str(vdir),
                          "model_file": meta.get("model_file", "model.pt"), "sha256": meta["sha256"],
-                         "size_bytes": int(meta["size_bytes"]), "params": int(params),
+                         "size_bytes": int(meta["size_bytes"]), "params": predictor.params,
                          "parent_uri": None if vdir == self.checkpoint else str(self.checkpoint),
                          "metrics": metrics})
             if vdir != self.checkpoint:

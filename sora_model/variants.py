@@ -68,6 +68,15 @@ class Predictor:
         with torch.inference_mode():
             return self._torch_model(torch.from_numpy(np.ascontiguousarray(clips))).float().numpy()
 
+    @property
+    def params(self) -> int:
+        """Parameter count: from the variant's meta when recorded, else counted on the loaded model."""
+        if self.meta.get("params"):
+            return int(self.meta["params"])
+        if self._torch_model is not None:
+            return sum(p.numel() for p in self._torch_model.parameters())
+        return 0
+
     def probabilities(self, clips: np.ndarray) -> np.ndarray:
         z = self.logits(clips).astype(np.float64)
         z = np.exp(z - z.max(axis=1, keepdims=True))
