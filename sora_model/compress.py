@@ -33,10 +33,11 @@ VARIANTS = ("onnx", "int8-dynamic", "int8-static", "pruned", "pruned-channels", 
 
 @dataclass(frozen=True, kw_only=True)
 class FinetuneConfig:
-    epochs: int = 2
+    epochs: int = 4
     """Passes over the train split after pruning."""
-    lr: float = 3e-4
-    """Constant AdamW learning rate of the fine-tune."""
+    lr: float = 2e-4
+    """Constant AdamW learning rate of the fine-tune (measured on the demo: 5e-4 lost 2 points at 50 %
+    sparsity, 2e-4 none)."""
     batch_size: int = 32
     """Clips per fine-tune batch."""
 
@@ -116,14 +117,16 @@ class CompressConfig:
 
 # --- pruning --------------------------------------------------------------------------------------------------
 def prunable(model: nn.Module) -> list[tuple[nn.Module, str]]:
-    """The conv and linear weights magnitude pruning works on.
+    """The conv and linear weights magnitude pruning works on (all but the first conv and the classifier).
 
     Attention projections are left out: MultiheadAttention reads them as tensors inside its functional
     forward, so the masks torch's pruning applies in a module's forward hook would never be refreshed.
     """
     attention = {name for name, m in model.named_modules() if isinstance(m, nn.MultiheadAttention)}
-    return [(m, "weight") for name, m in model.named_modules()
-            if isinstance(m, (nn.Conv2d, nn.Linear)) and not any(name.startswith(a + ".") for a in attention)]
+    layers = [(name, m) for name, m in model.named_modules()
+              if isinstance(m, (nn.Conv2d, nn.Linear)) and not any(name.startswith(a + ".") for a in attention)]
+    # The first conv and the classifier stay dense: they hold few weights and matter most.
+    return [(m, "weight") for _, m in (layers[1:-1] if len(layers) > 2 else layers)]
 
 
 def magnitude_prune(model: nn.Module, sparsity: float) -> None:
