@@ -36,11 +36,14 @@ def ratio_lines(ratios: list[dict[str, Any]]) -> str:
     lines = ["ratios (each variant against its reference, same run; int8 against the fp32 ONNX graph on the same "
              "runtime):"]
     for r in ratios:
-        extra = (f", quantized layers {r['quantized_layers_size_x']:.2f}x smaller"
+        extra = (f"; quantized layers {r['quantized_layers_size_x']:.2f}x smaller"
                  if "quantized_layers_size_x" in r else "")
-        lines.append(f"  {r['variant']:<22} vs {r['against']:<5} file {r['size_x']:.2f}x smaller{extra}, "
+        if "latency_x_vs_fp32" in r:
+            extra += (f" (vs fp32 PyTorch: latency {r['latency_x_vs_fp32']:.2f}x faster, throughput "
+                      f"{r['throughput_x_vs_fp32']:.2f}x)")
+        lines.append(f"  {r['variant']:<22} vs {r['against']:<5} file {r['size_x']:.2f}x smaller, "
                      f"latency {r['latency_x']:.2f}x faster, throughput {r['throughput_x']:.2f}x, "
-                     f"accuracy drop {r['accuracy_drop_points']:+.1f} points")
+                     f"accuracy drop {r['accuracy_drop_points']:+.1f} points{extra}")
     return "\n".join(lines)
 
 

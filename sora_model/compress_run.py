@@ -260,6 +260,11 @@ def ratios(rows: list[dict[str, Any]], split: str, batch: int) -> list[dict[str,
                              / ref["metrics"]["speed"][f"throughput_clips_per_s_b{batch}"]),
             "accuracy_drop_points": 100 * (base["metrics"][split]["accuracy"] - r["metrics"][split]["accuracy"]),
         }
+        if ref is not base:
+            line["latency_x_vs_fp32"] = (base["metrics"]["speed"]["latency_ms_p50"]
+                                         / r["metrics"]["speed"]["latency_ms_p50"])
+            line["throughput_x_vs_fp32"] = (r["metrics"]["speed"][f"throughput_clips_per_s_b{batch}"]
+                                            / base["metrics"]["speed"][f"throughput_clips_per_s_b{batch}"])
         q = r["metrics"].get("quantized_layers")
         if q and q["int8_bytes"]:
             line["quantized_layers_size_x"] = q["fp32_bytes"] / q["int8_bytes"]
