@@ -68,7 +68,7 @@ def _score_partition(model_uri: str, model_id: str, cfg: ScoreConfig):  # noqa: 
         from sora_model import scoring
 
         model = scoring.predictor(model_uri, threads=cfg.threads_per_task)  # once per worker process
-        decode = scoring.decode_config_for(model.meta["frames_shape"], cfg.decode)
+        decode = scoring.decode_config_for(model.meta.get("frames_shape"), cfg.decode)
         for batch in batches:
             for f in batch.to_pylist():
                 preds, reject = scoring.score_video(f["uri"], model, model_id, cfg.clean, cfg.clip, decode,
@@ -125,8 +125,13 @@ class ScoreSummary:
 
 
 def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
+    from sora_model.scoring import decode_config_for
+
     lake = Lake(spark, cfg.lake_uri)
     model_uri, model_id = resolve_model(spark, cfg.lake_uri, cfg.model)
+    # Checked on the driver, so a model executors could not use fails here with its reason.
+    decode_config_for(json.loads(storage.read_text(storage.join(model_uri, "meta.json"))).get("frames_shape"),
+                      cfg.decode)
     run_id = new_run_id()
     summary = ScoreSummary(run_id=run_id, model_id=model_id)
     listing = list_files(spark, cfg.input_uri, cfg.extensions)

@@ -37,8 +37,11 @@ def loads_so_far() -> int:
     return len(_PREDICTORS)
 
 
-def decode_config_for(frames_shape: list[int], base: DecodeConfig) -> DecodeConfig:
+def decode_config_for(frames_shape: list[int] | None, base: DecodeConfig) -> DecodeConfig:
     """The decode settings a model needs: its clip length and frame size, the rest from ``base``."""
+    if not frames_shape:
+        raise ValueError("the model's meta.json has no frames_shape (a checkpoint written before it was recorded); "
+                         "score with one of its compressed variants, or retrain")
     t, h, w = int(frames_shape[0]), int(frames_shape[1]), int(frames_shape[2])
     return dataclasses.replace(base, frames_per_clip=t, height_px=h, width_px=w)
 

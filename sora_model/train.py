@@ -229,6 +229,7 @@ class Trainer:
             "size_bytes": (tmp / "model.pt").stat().st_size, "metrics": metrics,
             "dataset": self.dataset.name, "dataset_version": self.dataset.version,
             "model_config": dataclasses.asdict(self.model_cfg), "classes": self.dataset.classes,
+            "frames_shape": list(self.dataset.frames_shape),
             "created_at": datetime.now(timezone.utc).isoformat(), "history": self.history,
         }
         (tmp / "meta.json").write_text(json.dumps(meta, indent=1))
