@@ -116,3 +116,10 @@ def test_scoring_by_models_table_id(spark, compressed, new_videos):
     assert summary.model_id == model_id and summary.scored_videos == 3
     preds = Lake(spark, str(compressed["lake"])).read("predictions").where(f"model_id = '{model_id}'").count()
     assert preds == summary.predictions
+
+
+@pytest.mark.slow
+def test_scoring_with_the_fp32_checkpoint_itself(spark, compressed, new_videos):
+    epoch = json.loads((compressed["run"] / "onnx" / "meta.json").read_text())["epoch"]
+    summary = _score(spark, compressed["lake"], f"small/{epoch}/fp32", new_videos)
+    assert summary.scored_videos == 3 and summary.predictions > 0
