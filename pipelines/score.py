@@ -63,34 +63,36 @@ SCORED = pa.schema([
 ])
 
 
-def _score_partition(model_uri: str, model_id: str, cfg: ScoreConfig):  # noqa: ANN202 - mapInArrow function
+def _score_partition(model_uri: str, decode: DecodeConfig, cfg: ScoreConfig):  # noqa: ANN202 - mapInArrow
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from sora_model import scoring
 
         model = scoring.predictor(model_uri, threads=cfg.threads_per_task)  # once per worker process
-        decode = scoring.decode_config_for(model.meta.get("frames_shape"), cfg.decode)
         for batch in batches:
             for f in batch.to_pylist():
-                preds, reject = scoring.score_video(f["uri"], model, model_id, cfg.clean, cfg.clip, decode,
-                                                    cfg.batch_size)
+                preds, reject = scoring.score_video(f["uri"], model, cfg.clean, cfg.clip, decode, cfg.batch_size)
                 rows = [{"kind": "prediction", **f, **p} for p in preds]
                 if reject is not None:
                     rows.append({"kind": "reject", **f, **reject})
                 for r in rows:
                     r["loads_in_process"] = scoring.loads_so_far()
-                    r.pop("model_id", None)
                 yield pa.RecordBatch.from_pylist(rows, schema=SCORED)
 
     return run
 
 
-def resolve_model(spark: SparkSession, lake_uri: str, model: str) -> tuple[str, str]:
-    """(variant directory URI, model id) for a directory URI or a models-table id run_id/epoch/variant."""
+def _meta(variant_uri: str) -> dict:
+    return json.loads(storage.read_text(storage.join(variant_uri, "meta.json")))
+
+
+def resolve_model(spark: SparkSession, lake_uri: str, model: str) -> tuple[str, str, dict]:
+    """(variant directory URI, model id, its meta.json) for a directory URI or a models-table id
+    run_id/epoch/variant."""
     if not model:
         raise ValueError("model is required: a variant directory or a models-table id <run_id>/<epoch>/<variant>")
     if storage.exists(storage.join(model, "meta.json")):
-        meta = json.loads(storage.read_text(storage.join(model, "meta.json")))
-        return storage.normalize(model), f"{meta['run_id']}/{meta['epoch']}/{meta.get('variant', 'fp32')}"
+        meta = _meta(model)
+        return storage.normalize(model), f"{meta['run_id']}/{meta['epoch']}/{meta.get('variant', 'fp32')}", meta
     parts = model.split("/")
     if len(parts) != 3 or not parts[1].isdigit():
         raise ValueError(f"model {model!r} is neither a variant directory (with meta.json) nor an id "
@@ -100,7 +102,7 @@ def resolve_model(spark: SparkSession, lake_uri: str, model: str) -> tuple[str, 
         (F.col("run_id") == run_id) & (F.col("epoch") == epoch) & (F.col("variant") == variant)).collect()
     if not rows:
         raise ValueError(f"no row {model!r} in {lake_uri}/tables/models")
-    return rows[0]["uri"], model
+    return rows[0]["uri"], model, _meta(rows[0]["uri"])
 
 
 @dataclass
@@ -128,10 +130,9 @@ def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
     from sora_model.scoring import decode_config_for
 
     lake = Lake(spark, cfg.lake_uri)
-    model_uri, model_id = resolve_model(spark, cfg.lake_uri, cfg.model)
-    # Checked on the driver, so a model executors could not use fails here with its reason.
-    decode_config_for(json.loads(storage.read_text(storage.join(model_uri, "meta.json"))).get("frames_shape"),
-                      cfg.decode)
+    model_uri, model_id, meta = resolve_model(spark, cfg.lake_uri, cfg.model)
+    # Decided on the driver, so a model executors could not use fails here with its reason.
+    decode = decode_config_for(meta.get("frames_shape"), cfg.decode)
     run_id = new_run_id()
     summary = ScoreSummary(run_id=run_id, model_id=model_id)
     listing = list_files(spark, cfg.input_uri, cfg.extensions)
@@ -143,7 +144,7 @@ def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
     staging = storage.join(lake.root, "_staging", f"score-{run_id}")
     scored_uri = "file://" + storage.normalize(staging) if storage.is_local(staging) else staging
     spark.createDataFrame(listing.files, FILE_SCHEMA).repartition(parts) \
-        .mapInArrow(_score_partition(model_uri, model_id, cfg), from_arrow_schema(SCORED)) \
+        .mapInArrow(_score_partition(model_uri, decode, cfg), from_arrow_schema(SCORED)) \
         .write.mode("overwrite").parquet(scored_uri)
     scored = spark.read.parquet(scored_uri).cache()
     now = datetime.now().astimezone()

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import math
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -205,13 +204,12 @@ def fit(model: nn.Module, batches: Batches, epochs: int, lr: float, steps_per_ep
         schedule: bool = False) -> list[float]:
     """Train ``model`` in place; with a ``teacher``, the loss is alpha * T^2 * KL(teacher_T || student_T)
     + (1 - alpha) * cross-entropy (Hinton et al.). Returns the mean loss per epoch."""
+    from sora_model.train import lr_factor
+
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.05)
     total = max(1, epochs * steps_per_epoch)
     warmup = min(20, total // 10) if schedule else 0
-    sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: ((s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * min(1.0, (s - warmup)
-                                                                                          / max(1, total - warmup)))))
-        if schedule else 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, warmup, total) if schedule else 1.0)
     if teacher is not None:
         teacher.eval()
     losses = []

@@ -106,11 +106,17 @@ class CompressRun:
     # --- writing ----------------------------------------------------------------------------------------------
     def _write(self, name: str, fmt: str, write_model, model_config: dict[str, Any] | None,  # noqa: ANN001
                extra: dict[str, Any]) -> Path:
+        """Write the model file with ``write_model(path)`` (which may return more facts for meta.json, and may
+        raise to keep a bad file out of the lake), then meta.json, into a directory renamed into place last."""
         final = self.run_dir / name
         tmp = self.run_dir / f".tmp-{name}-{uuid.uuid4().hex[:8]}"
         tmp.mkdir(parents=True)
         model_file = "model.onnx" if fmt == "onnx" else "model.pt"
-        write_model(tmp / model_file)
+        try:
+            extra = {**extra, **(write_model(tmp / model_file) or {})}
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
         meta = {
             "variant": name, "format": fmt, "model_file": model_file, "run_id": self.run_dir.name,
             "epoch": self.meta["epoch"], "step": self.meta["step"], "parent_uri": str(self.checkpoint),
@@ -138,30 +144,33 @@ class CompressRun:
         if {"onnx", "int8-dynamic", "int8-static"} & set(cfg.variants):
             logger.info("variant onnx: exporting")
 
-            def export(path: Path) -> None:
+            def export(path: Path) -> dict[str, Any]:
                 export_onnx(self.teacher, path, self.frames_shape)
+                diff = onnx_max_abs_diff(self.teacher, path, eval_clips)
+                if diff > cfg.max_onnx_abs_diff:
+                    raise RuntimeError(f"bug: ONNX export differs from PyTorch by {diff:.2e} in a logit "
+                                       f"(allowed {cfg.max_onnx_abs_diff:.0e})")
+                return {"params": onnx_parameter_count(path), "onnx_max_abs_logit_diff": diff}
 
             onnx_dir = self._write("onnx", "onnx", export, self.meta["model_config"], {})
-            diff = onnx_max_abs_diff(self.teacher, onnx_dir / "model.onnx", eval_clips)
-            if diff > cfg.max_onnx_abs_diff:
-                raise RuntimeError(f"bug: ONNX export differs from PyTorch by {diff:.2e} in a logit "
-                                   f"(allowed {cfg.max_onnx_abs_diff:.0e})")
-            self._patch_meta(onnx_dir, {"params": onnx_parameter_count(onnx_dir / "model.onnx"),
-                                        "onnx_max_abs_logit_diff": diff})
             if "onnx" in cfg.variants:
                 made.append(onnx_dir)
         if "int8-dynamic" in cfg.variants:
             logger.info("variant int8-dynamic: quantizing")
-            path = self._write("int8-dynamic", "onnx",
-                               lambda p: quantize_dynamic_int8(onnx_dir / "model.onnx", p), None, {})
-            made.append(self._describe_int8(path))
+            def dynamic(path: Path) -> dict[str, Any]:
+                quantize_dynamic_int8(onnx_dir / "model.onnx", path)
+                return self._int8_facts(path)
+
+            made.append(self._write("int8-dynamic", "onnx", dynamic, None, {}))
         if "int8-static" in cfg.variants:
             logger.info("variant int8-static: calibrating on %d train clips", cfg.calibration_clips)
             calibration = self._calibration()
-            path = self._write("int8-static", "onnx",
-                               lambda p: quantize_static_int8(onnx_dir / "model.onnx", p, iter(calibration)),
-                               None, {"calibration_clips": int(sum(len(c) for c in calibration))})
-            made.append(self._describe_int8(path))
+            def static(path: Path) -> dict[str, Any]:
+                quantize_static_int8(onnx_dir / "model.onnx", path, iter(calibration))
+                return self._int8_facts(path)
+
+            made.append(self._write("int8-static", "onnx", static, None,
+                                    {"calibration_clips": int(sum(len(c) for c in calibration))}))
         if "pruned" in cfg.variants:
             logger.info("variant pruned-%g: magnitude pruning + %d fine-tune epochs", cfg.sparsity,
                         cfg.finetune.epochs)
@@ -205,10 +214,9 @@ class CompressRun:
         meta.update(extra)
         (variant_dir / "meta.json").write_text(json.dumps(meta, indent=1))
 
-    def _describe_int8(self, path: Path) -> Path:
-        q = quantized_layer_bytes(path / "model.onnx")
-        self._patch_meta(path, {"params": onnx_parameter_count(path / "model.onnx"), "quantized_layers": q})
-        return path
+    @staticmethod
+    def _int8_facts(path: Path) -> dict[str, Any]:
+        return {"params": onnx_parameter_count(path), "quantized_layers": quantized_layer_bytes(path)}
 
     # --- evaluation -------------------------------------------------------------------------------------------
     def evaluate(self, variant_dirs: list[Path], frames: np.ndarray, labels: np.ndarray) -> list[dict[str, Any]]:
@@ -238,7 +246,6 @@ def run_compress(cfg: CompressConfig) -> tuple[CompressRun, list[dict[str, Any]]
     run = CompressRun(cfg)
     frames, labels = split_arrays(run.dataset, cfg.eval_split)
     made = run.build(frames[:64])
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     return run, run.evaluate(made, frames, labels)
 
 

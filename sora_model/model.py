@@ -1,8 +1,8 @@
 """The Sora model: a per-frame 2D CNN with shared weights, a temporal relation module, a classifier.
 
-Frames (plus motion cues computed from each frame and its predecessor) -> conv-BN-ReLU-pool blocks -> a coarse spatial grid, flattened and projected to ``embed_dim`` (a grid, not
-global pooling: where the object is matters when the class is the direction it moves) -> multi-head
-self-attention over the T frame features with learned temporal position embeddings (every frame attends to
+Frames (plus motion cues computed from each frame and its predecessor) -> conv-BN-ReLU-pool blocks -> a coarse
+spatial grid, flattened and projected to ``embed_dim`` (a grid, not global pooling: where the object is matters
+when the class is the direction it moves) -> multi-head self-attention over the T frame features with learned temporal position embeddings (every frame attends to
 every other: the learned relation weights) -> mean over time -> classifier.
 """
 

@@ -46,7 +46,7 @@ def decode_config_for(frames_shape: list[int] | None, base: DecodeConfig) -> Dec
     return dataclasses.replace(base, frames_per_clip=t, height_px=h, width_px=w)
 
 
-def score_video(uri: str, model: Predictor, model_id: str, clean: CleanConfig, clip: ClipConfig,
+def score_video(uri: str, model: Predictor, clean: CleanConfig, clip: ClipConfig,
                 decode: DecodeConfig, batch_size: int = 32) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
     """Predictions for every clip of the video at ``uri``, or a reject record (never raises for a bad file)."""
     probed = probe_one(uri, clean)
@@ -82,6 +82,6 @@ def score_video(uri: str, model: Predictor, model_id: str, clean: CleanConfig, c
                 "clip_id": make_clip_id(video_id, span.start_frame, span.end_frame), "video_id": video_id,
                 "uri": uri, "clip_index": index, "start_s": span.start_frame / fps, "end_s": span.end_frame / fps,
                 "predicted_label": label, "predicted_label_name": model.classes[label],
-                "probabilities": [float(x) for x in p], "model_id": model_id,
+                "probabilities": [float(x) for x in p],
             })
     return out, None
