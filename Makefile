@@ -22,7 +22,7 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	$(BIN)/python -m pip install -q -r requirements.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
-	$(BIN)/python -m pipelines.session --install-spark-defaults
+	$(BIN)/python -m jobs.spark_setup
 	touch $@
 
 demo: $(STAMP)

@@ -5,14 +5,16 @@
 Baseline: one process, one decoder thread, ``VideoReader.next().asnumpy()`` over every frame of every file at
 native resolution. Pipeline: the curate stage's own code (``VideoProcessor``: clip, decode, resize/crop, sample,
 augment, write shards) with conf/local.yaml's settings, in one process (per-core work), and then as the Spark
-decode stage on local[*] (divided by the cores Spark used). Frames/s counts each video's frames once, so both
-sides are charged for the same work. The ratio printed last is the Spark stage's per-core rate over the baseline.
+decode stage of the curate job run by spark-submit on local[<cores>] (divided by those cores). Frames/s counts
+each video's frames once, so both sides are charged for the same work. The ratio printed last is the Spark stage's per-core rate over the baseline.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import subprocess
 import sys
 import tempfile
 import time
@@ -21,10 +23,17 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import yaml  # noqa: E402
+
 from sora_model import config as config_lib  # noqa: E402
-from sora_model.clean import CleanConfig  # noqa: E402
-from sora_model.synth import write_corpus  # noqa: E402
-from sora_model.video_tasks import PROBE_FIELDS, DatasetPlan, VideoProcessor, probe_one  # noqa: E402
+from sora_model.dataset.build import DatasetPlan, VideoProcessor  # noqa: E402
+from sora_model.dataset.shards import ShardConfig  # noqa: E402
+from sora_model.video.augment import AugmentConfig  # noqa: E402
+from sora_model.video.clean import CleanConfig  # noqa: E402
+from sora_model.video.clips import ClipConfig  # noqa: E402
+from sora_model.video.decode import DecodeConfig  # noqa: E402
+from sora_model.video.process import probe_video  # noqa: E402
+from sora_model.video.synth import write_corpus  # noqa: E402
 
 
 def bare_decord(paths: list[str]) -> tuple[int, float]:
@@ -51,16 +60,20 @@ def bare_decord_parallel(paths: list[str], procs: int) -> tuple[int, float]:
     return sum(r[0] for r in results), wall * procs
 
 
-def stage_in_process(paths: list[str], cfg, out: str) -> tuple[int, float]:  # noqa: ANN001
-    from sora_model.split import assign_split
+def stage_in_process(paths: list[str], cfg: dict, out: str) -> tuple[int, float]:
+    """The curate decode stage's own code (``VideoProcessor``) over every file, in this process."""
+    from sora_model.dataset.split import SplitConfig, assign_split
 
+    section = {name: config_lib.build(cls, cfg.get(name)) for name, cls in
+               (("clip", ClipConfig), ("decode", DecodeConfig), ("augment", AugmentConfig), ("shard", ShardConfig),
+                ("split", SplitConfig))}
     videos = []
     for path in paths:
-        p = probe_one(path, CleanConfig())
-        videos.append({"uri": path, "label": 0, "label_name": "x", **{k: p[k] for k in ("video_id", *PROBE_FIELDS)},
-                       "split": assign_split(p["video_id"], cfg.split)})
-    plan = DatasetPlan(name="bench", version=1, out_uri=out, classes=("x",), clip=cfg.clip, decode=cfg.decode,
-                       augment=cfg.augment, shard=cfg.shard)
+        probed = probe_video(path, CleanConfig())
+        videos.append({"uri": path, "label": 0, "label_name": "x", **probed.columns(),
+                       "split": assign_split(probed.video_id, section["split"])})
+    plan = DatasetPlan(name="bench", version=1, out_uri=out, classes=("x",), clip=section["clip"],
+                       decode=section["decode"], augment=section["augment"], shard=section["shard"])
     proc = VideoProcessor(plan, "bench")
     frames, start = 0, time.perf_counter()
     for video in videos:
@@ -70,18 +83,17 @@ def stage_in_process(paths: list[str], cfg, out: str) -> tuple[int, float]:  # n
     return frames, time.perf_counter() - start
 
 
-def stage_on_spark(corpus: str, lake: str, cfg_overrides: list[str]) -> tuple[int, float, int]:
-    from pipelines.curate import CurateConfig, run_curate
-    from pipelines.session import build_session
-
-    cfg = config_lib.load(CurateConfig, ROOT / "conf" / "local.yaml",
-                          [f"input_uri={corpus}", f"lake_uri={lake}", "spark.conf.spark.ui.showConsoleProgress=false",
-                           *cfg_overrides])
-    spark = build_session(cfg.spark)
-    cores = spark.sparkContext.defaultParallelism
-    summary = run_curate(spark, cfg)
-    spark.stop()
-    return summary.frames_decoded, summary.decode_job_s, cores
+def stage_on_spark(corpus: str, lake: str, cfg_overrides: list[str], cores: int) -> tuple[int, float]:
+    """The curate job under spark-submit on local[cores]; (frames decoded, decode job wall seconds) from the
+    run's summary.json in the lake."""
+    run_id = "bench-decode"
+    cmd = [str(Path(sys.executable).parent / "spark-submit"), str(ROOT / "jobs" / "curate.py"),
+           "--conf-file", str(ROOT / "conf" / "local.yaml"), "--run-id", run_id, f"input_uri={corpus}",
+           f"lake_uri={lake}", f"spark.master=local[{cores}]", "spark.conf.spark.ui.showConsoleProgress=false",
+           *cfg_overrides]
+    subprocess.run(cmd, check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+    summary = json.loads((Path(lake) / "runs" / run_id / "summary.json").read_text())
+    return summary["frames_decoded"], summary["decode_job_s"]
 
 
 def main() -> int:
@@ -92,9 +104,12 @@ def main() -> int:
     parser.add_argument("--no-spark", action="store_true", help="skip the Spark stage measurement")
     args = parser.parse_args()
     overrides = [f"clip.mode={args.mode}"]
-    from pipelines.curate import CurateConfig
-
-    cfg = config_lib.load(CurateConfig, ROOT / "conf" / "local.yaml", overrides)
+    # The curate job's settings as a tree: conf/local.yaml with the overrides on top (this bench builds only the
+    # sections the decode stage uses, so it needs no Spark).
+    cfg = config_lib.merge(yaml.safe_load((ROOT / "conf" / "local.yaml").read_text()),
+                           config_lib.parse_overrides(overrides))
+    decode = config_lib.build(DecodeConfig, cfg["decode"])
+    copies = config_lib.build(AugmentConfig, cfg["augment"]).copies
     with tempfile.TemporaryDirectory(prefix="sora-bench-") as tmp:
         corpus = os.path.join(tmp, "corpus")
         write_corpus(corpus, videos=args.videos, seed=args.seed, workers=os.cpu_count() or 1, bad_files=False)
@@ -103,8 +118,7 @@ def main() -> int:
         base_frames, base_s = bare_decord(paths)
         base_fps = base_frames / base_s
         print(f"corpus: {len(paths)} videos, {base_frames} frames, mode={args.mode}, "
-              f"{cfg.decode.frames_per_clip}x{cfg.decode.height_px}x{cfg.decode.width_px}, "
-              f"augment copies={cfg.augment.copies}")
+              f"{decode.frames_per_clip}x{decode.height_px}x{decode.width_px}, augment copies={copies}")
         print(f"bare decord sequential loop (1 core):      {base_fps:8.0f} frames/s")
         frames, secs = stage_in_process(paths, cfg, os.path.join(tmp, "shards"))
         proc_fps = frames / secs
@@ -113,7 +127,8 @@ def main() -> int:
         if args.no_spark:
             print(f"ratio (in-process stage / bare decord): {proc_fps / base_fps:.2f}")
             return 0
-        frames, secs, cores = stage_on_spark(corpus, os.path.join(tmp, "lake"), overrides)
+        cores = os.cpu_count() or 1
+        frames, secs = stage_on_spark(corpus, os.path.join(tmp, "lake"), overrides, cores)
         spark_fps = frames / secs / cores
         par_frames, par_core_s = bare_decord_parallel(paths, cores)
         par_fps = par_frames / par_core_s

@@ -30,15 +30,15 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sora_model.data import ReaderConfig  # noqa: E402
-from sora_model.schema import describe, schema_with_metadata  # noqa: E402
-from sora_model.shards import ShardConfig, ShardWriter  # noqa: E402
+from sora_model.dataset.reader import ReaderConfig  # noqa: E402
+from sora_model.dataset.schema import describe, schema_with_metadata  # noqa: E402
+from sora_model.dataset.shards import ShardConfig, ShardWriter  # noqa: E402
 
 
 def demo_clips(count: int, shape: list[int]) -> list[tuple[np.ndarray, int]]:
     """Clips rendered like the demo corpus (moving or turning textured objects) at the clip's size, so the
     training part sees pictures like the demo's rather than noise."""
-    from sora_model.synth import CLASSES, _Shot
+    from sora_model.video.synth import CLASSES, _Shot
 
     rng = np.random.default_rng(0)
     t, h, w, _ = shape
@@ -101,8 +101,8 @@ def _train_rank(rank: int, world: int, port: int, uris: list[str], batch_size: i
     import torch.distributed as dist
     from torch import nn
 
-    from sora_model.loader import ShardDataset
-    from sora_model.model import ModelConfig, SoraModel
+    from sora_model.dataset.loader import ShardDataset
+    from sora_model.train.model import ModelConfig, SoraModel
 
     os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     cuda = torch.cuda.is_available()
@@ -151,7 +151,7 @@ def ddp_samples_per_s(uris: list[str], world: int, batch_size: int, steps: int) 
 
 
 def main() -> int:
-    from sora_model.loader import ShardDataset
+    from sora_model.dataset.loader import ShardDataset
 
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
     parser.add_argument("--rows", type=int, default=2000, help="clips in the shards (default 2000)")

@@ -6,7 +6,8 @@ import argparse
 import logging
 import os
 import sys
-from typing import TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from sora_model import config as config_lib
 
@@ -21,16 +22,26 @@ def parser_for(cls: type, description: str, prog: str) -> argparse.ArgumentParse
     parser.add_argument("--conf-file", help="YAML config file (e.g. conf/local.yaml)")
     parser.add_argument("--print-config", action="store_true",
                         help="print the resolved config as YAML and exit without running")
-    parser.add_argument("--log-level", default="INFO", help="Python log level of the job (default INFO)")
+    parser.add_argument("--log-level", default="INFO",
+                        help="log level of the project's own messages (default INFO: stages and progress)")
+    parser.add_argument("--verbose", action="store_true",
+                        help="also show other libraries' INFO logs (onnxscript, py4j, ...); quiet by default")
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. decode.height_px=96 clip.mode=shots")
     return parser
 
 
-def setup_logging(level: str) -> None:
-    logging.basicConfig(level=level.upper(), stream=sys.stderr,
+PROJECT_LOGGERS = ("sora_model", "pipelines", "jobs")
+"""Loggers whose INFO lines (stages, progress, results) a job shows by default."""
+
+
+def setup_logging(level: str, verbose: bool = False) -> None:
+    """Once, at the entry point: the project's loggers at ``level``; every other library at WARNING unless
+    ``verbose`` (their INFO lines would bury the job's own progress)."""
+    logging.basicConfig(level=level.upper() if verbose else logging.WARNING, stream=sys.stderr, force=True,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    logging.getLogger("py4j").setLevel(logging.WARNING)
+    for name in PROJECT_LOGGERS:
+        logging.getLogger(name).setLevel(level.upper())
 
 
 def load_config(cls: type[T], args: argparse.Namespace) -> T:
@@ -45,7 +56,7 @@ def load_config(cls: type[T], args: argparse.Namespace) -> T:
 def parse(parser: argparse.ArgumentParser, cls: type[T], argv: list[str] | None) -> tuple[argparse.Namespace, T | None]:
     """Parse arguments, set up logging and resolve the config; the config is None when --print-config printed it."""
     args = parser.parse_args(argv)
-    setup_logging(args.log_level)
+    setup_logging(args.log_level, verbose=args.verbose)
     cfg = load_config(cls, args)
     if args.print_config:
         print(config_lib.to_yaml(cfg), end="")
@@ -81,3 +92,20 @@ def spark_session(app_name: str):  # noqa: ANN201 - pyspark imported lazily
     master = None if os.environ.get("SPARK_ENV_LOADED") else os.environ.get("SORA_SPARK_MASTER", "local[2]")
     return build_session(SparkConfig(master=master, app_name=app_name, conf={
         "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}))
+
+
+def run_spark_job(spark_cfg, run: Callable[[Any], Any]) -> int:  # noqa: ANN001 - SparkConfig, lazily imported
+    """The body of a spark-submit job: build the session, ``run(spark)``, print the summary it returns.
+
+    A user error (bad input, a wrong model id) ends with one line and exit status 2, not a traceback.
+    """
+    from pipelines.session import build_session
+
+    spark = build_session(spark_cfg)
+    try:
+        summary = run(spark)
+    except (ValueError, FileNotFoundError) as e:
+        logging.getLogger("jobs").error("%s", e)
+        return 2
+    print(summary.render())
+    return 0

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
 from jobs.cli import expand_shorthands, parse, parser_for, spark_session
 from sora_model import config as config_lib
+from sora_model.lake import storage
+from sora_model.lake.layout import LakeLayout
 
 logger = logging.getLogger("jobs.compress")
 
@@ -47,7 +48,10 @@ def ratio_lines(ratios: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def plot(rows: list[dict[str, Any]], split: str, path: Path) -> None:
+def plot(rows: list[dict[str, Any]], split: str) -> bytes:
+    """The accuracy/latency/size trade-off of the variants as a PNG."""
+    import io
+
     import matplotlib
 
     matplotlib.use("Agg")
@@ -68,12 +72,14 @@ def plot(rows: list[dict[str, Any]], split: str, path: Path) -> None:
     ax.set_title("Variants: accuracy against latency (marker area: size on disk)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    out = io.BytesIO()
+    fig.savefig(out, format="png")
     plt.close(fig)
+    return out.getvalue()
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sora_model.compress import CompressConfig
+    from sora_model.deploy.compress import CompressConfig
 
     parser = parser_for(CompressConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/compress.py")
     parser.add_argument("--no-register", action="store_true",
@@ -84,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args, cfg = parse(parser, CompressConfig, argv)
     if cfg is None:
         return 0
-    from sora_model.compress_run import ratios, run_compress
+    from sora_model.deploy.build import ratios, run_compress
 
     try:
         run, rows = run_compress(cfg)
@@ -93,22 +99,22 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     split, batch = cfg.eval_split, cfg.throughput_batch
     rel = ratios(rows, split, batch)
-    (run.run_dir / "comparison.json").write_text(json.dumps({"checkpoint": str(run.checkpoint), "rows": rows,
-                                                             "ratios": rel}, indent=1))
-    plot(rows, split, run.run_dir / "comparison.png")
+    comparison_png = storage.join(run.run_dir, "comparison.png")
+    storage.write_text(storage.join(run.run_dir, "comparison.json"),
+                       json.dumps({"checkpoint": run.checkpoint, "rows": rows, "ratios": rel}, indent=1))
+    storage.write_bytes(comparison_png, plot(rows, split))
     print(f"variants of {run.checkpoint} ({split} split, {len(rows) and rows[0]['metrics'][split]['samples']} "
           f"clips, {cfg.threads} thread(s)):")
     print(table(rows, split, batch))
     print(ratio_lines(rel))
-    print(f"plot: {run.run_dir / 'comparison.png'}")
+    print(f"plot: {comparison_png}")
     if not args.no_register:
         from pipelines.models import register_variants
 
         spark = spark_session("sora_model-compress")
-        n = register_variants(spark, cfg.lake_uri, run.run_dir.name, int(run.meta["epoch"]), int(run.meta["step"]),
-                              run.dataset.name, run.dataset.version, rows, config_lib.to_yaml(cfg))
-        print(f"registered {n} variants of {run.run_dir.name} epoch {run.meta['epoch']} in "
-              f"{cfg.lake_uri}/tables/models")
+        n = register_variants(spark, cfg.lake_uri, run.card, rows, config_lib.to_yaml(cfg))
+        print(f"registered {n} variants of {run.card.run_id} epoch {run.card.epoch} in "
+              f"{LakeLayout.of(cfg.lake_uri).table('models')}")
     return 0
 
 

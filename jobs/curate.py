@@ -5,14 +5,10 @@ Lists a corpus, probes, cleans, clips, decodes, augments and shards it into the 
 
 from __future__ import annotations
 
-import logging
 import sys
 
-from jobs.cli import parse, parser_for
+from jobs.cli import parse, parser_for, run_spark_job
 from pipelines.curate import CurateConfig, run_curate
-from pipelines.session import build_session
-
-logger = logging.getLogger("jobs.curate")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,14 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     args, cfg = parse(parser, CurateConfig, argv)
     if cfg is None:
         return 0
-    spark = build_session(cfg.spark)
-    try:
-        summary = run_curate(spark, cfg, run_id=args.run_id)
-    except (ValueError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 2
-    print(summary.render())
-    return 0
+    return run_spark_job(cfg.spark, lambda spark: run_curate(spark, cfg, run_id=args.run_id))
 
 
 if __name__ == "__main__":

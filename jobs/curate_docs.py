@@ -8,9 +8,9 @@ from pathlib import Path
 
 from pipelines.curate import CurateConfig
 from pipelines.score import ScoreConfig
-from sora_model.compress import CompressConfig
 from sora_model.config import markdown_table
-from sora_model.train import TrainConfig
+from sora_model.deploy.compress import CompressConfig
+from sora_model.train.loop import TrainConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TABLES = {"config-table": CurateConfig, "train-config-table": TrainConfig,

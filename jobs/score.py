@@ -7,17 +7,13 @@ lake's predictions Delta table; bad files go to the rejects table. Rerunning add
 
 from __future__ import annotations
 
-import logging
 import sys
 
-from jobs.cli import expand_shorthands, parse, parser_for
-
-logger = logging.getLogger("jobs.score")
+from jobs.cli import expand_shorthands, parse, parser_for, run_spark_job
 
 
 def main(argv: list[str] | None = None) -> int:
     from pipelines.score import ScoreConfig, run_score
-    from pipelines.session import build_session
 
     parser = parser_for(ScoreConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/score.py")
     parser.add_argument("--model", help="same as model=...: a variant directory or a models-table id")
@@ -29,14 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not cfg.input_uri:
         parser.error("--input (or input_uri=...) is required")
-    spark = build_session(cfg.spark)
-    try:
-        summary = run_score(spark, cfg)
-    except (ValueError, FileNotFoundError) as e:
-        logger.error("%s", e)
-        return 2
-    print(summary.render())
-    return 0
+    return run_spark_job(cfg.spark, lambda spark: run_score(spark, cfg))
 
 
 if __name__ == "__main__":

@@ -12,7 +12,7 @@ import sys
 import time
 
 from jobs.cli import setup_logging
-from sora_model.synth import write_corpus
+from sora_model.video.synth import write_corpus
 
 
 def main(argv: list[str] | None = None) -> int:

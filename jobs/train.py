@@ -10,13 +10,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-import uuid
-from datetime import datetime, timezone
-from pathlib import Path
 
 from jobs.cli import parse, parser_for, setup_logging, spark_session
 from sora_model import config as config_lib
-from sora_model import storage
+from sora_model.lake import storage
+from sora_model.lake.ids import new_run_id
+from sora_model.lake.layout import LakeLayout
 
 logger = logging.getLogger("jobs.train")
 
@@ -28,12 +27,8 @@ def _run_id(cfg, rank: int, world_size: int) -> str:  # noqa: ANN001
         return cfg.run_id
     run_id = ""
     if rank == 0:
-        runs = Path(storage.normalize(cfg.lake_uri)) / "models"
-        existing = sorted(p.name for p in runs.iterdir() if p.is_dir()) if runs.is_dir() else []
-        if cfg.resume and existing:
-            run_id = existing[-1]
-        else:
-            run_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ") + "-" + uuid.uuid4().hex[:6]
+        existing = LakeLayout.of(cfg.lake_uri).training_runs()
+        run_id = existing[-1] if cfg.resume and existing else new_run_id()
     if world_size > 1:
         box = [run_id]
         dist.broadcast_object_list(box, src=0)
@@ -56,7 +51,7 @@ def train_ranks(cfg) -> dict | None:  # noqa: ANN001
     import torch
     import torch.distributed as dist
 
-    from sora_model.train import Trainer
+    from sora_model.train.loop import Trainer
 
     rank, world_size = int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1))
     local_rank = int(os.environ.get("LOCAL_RANK", 0))
@@ -73,7 +68,7 @@ def train_ranks(cfg) -> dict | None:  # noqa: ANN001
         if cfg.resume:
             trainer.resume()
         if rank == 0:
-            storage.write_text(str(trainer.run_dir / "config.yaml"), config_lib.to_yaml(cfg))
+            storage.write_text(storage.join(trainer.run_dir, "config.yaml"), config_lib.to_yaml(cfg))
             logger.info("run %s: %d ranks on %s, %d steps/epoch, dataset %s v%d", run_id, world_size, device,
                         trainer.steps_per_epoch, trainer.dataset.name, trainer.dataset.version)
         history = trainer.fit()
@@ -88,7 +83,7 @@ def train_ranks(cfg) -> dict | None:  # noqa: ANN001
 
 def _spark_rank(cfg_tree: dict, log_level: str) -> dict | None:
     """What TorchDistributor runs in each process: the config travels as a plain dict."""
-    from sora_model.train import TrainConfig
+    from sora_model.train.loop import TrainConfig
 
     setup_logging(log_level)
     return train_ranks(config_lib.build(TrainConfig, cfg_tree))
@@ -114,11 +109,11 @@ def register(cfg, run_id: str, spark=None) -> None:  # noqa: ANN001
 
     spark = spark or spark_session("sora_model-register")
     n = register_checkpoints(spark, cfg.lake_uri, run_id, config_lib.to_yaml(cfg))
-    print(f"registered {n} checkpoints of run {run_id} in {cfg.lake_uri}/tables/models")
+    print(f"registered {n} checkpoints of run {run_id} in {LakeLayout.of(cfg.lake_uri).table('models')}")
 
 
 def main(argv: list[str] | None = None) -> int:
-    from sora_model.train import TrainConfig
+    from sora_model.train.loop import TrainConfig
 
     parser = parser_for(TrainConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/train.py")
     parser.add_argument("--no-register", action="store_true",
@@ -134,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.num_processes < 1:
         parser.error("--num-processes must be >= 1")
-    from sora_model.data import ShardError
+    from sora_model.dataset.reader import ShardError
 
     try:
         if args.launcher == "torchrun":

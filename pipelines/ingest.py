@@ -11,10 +11,18 @@ from dataclasses import dataclass
 
 from pyspark.sql import SparkSession
 
-from pipelines.lake import spark_uri
-from sora_model import storage
+from pipelines.tables import spark_uri
+from sora_model.lake import storage
 
 logger = logging.getLogger(__name__)
+
+VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".webm", ".avi", ".ts", ".mts", ".mpg", ".mpeg", ".flv",
+                    ".wmv", ".3gp", ".ogv")
+
+FILE_KEY = ["uri", "size_bytes", "modified_ms"]
+"""A file is the same file when its uri, size and modification time are."""
+FILE_SCHEMA = "uri string, size_bytes long, modified_ms long"
+"""Spark schema of a listing's rows."""
 
 
 @dataclass(frozen=True)

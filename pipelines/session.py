@@ -1,17 +1,20 @@
 """SparkSession with Delta Lake, the same way on a laptop (``local[*]``) and under spark-submit on a cluster.
 
-Delta's jars come from Maven Central through ``spark.jars.packages`` (cached in an Ivy directory so they are
-fetched once). Under spark-submit the JVM is already running when Python starts, so the jars must be named on
-the command line (``--packages``) or in ``spark-defaults.conf``: ``python -m pipelines.session
---install-spark-defaults`` writes the latter into the pip-installed Spark, which ``make`` does.
+Delta's jars come from Maven Central. They are resolved once (``resolve_jars``: Ivy, in a throw-away JVM whose
+chatter is kept unless it fails) into an Ivy directory, and from then on named as local files through
+``spark.jars``, so no later JVM runs Ivy or prints its resolution report. Under spark-submit the JVM is already
+running when Python starts, so the jars must be named on the command line or in ``spark-defaults.conf``:
+``python -m jobs.spark_setup`` writes the latter into the pip-installed Spark, which ``make`` does.
 """
 
 from __future__ import annotations
 
-import argparse
+import json
 import logging
 import os
+import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,12 +56,74 @@ class SparkConfig:
             raise ValueError(f"log_level must be a log4j level, got {self.log_level!r}")
 
 
+_RESOLVE = """
+import sys
+from pyspark.sql import SparkSession
+spark = (SparkSession.builder.master("local[1]").appName("sora_model-resolve-jars")
+         .config("spark.jars.packages", sys.argv[1]).config("spark.jars.ivy", sys.argv[2])
+         .config("spark.ui.enabled", "false").getOrCreate())
+print("SORA_JARS=" + spark.sparkContext.getConf().get("spark.jars", ""))
+spark.stop()
+"""
+_MANIFEST = "sora_model-jars.json"
+
+
+def packages() -> list[str]:
+    """Maven coordinates the project's Spark sessions need."""
+    return [delta_package()]
+
+
+def resolved_jars(ivy_dir: str) -> list[str] | None:
+    """The jar files resolved earlier for today's ``packages()``, or None when they must be resolved (again)."""
+    manifest = Path(ivy_dir) / _MANIFEST
+    if not manifest.is_file():
+        return None
+    data = json.loads(manifest.read_text())
+    jars = data.get("jars", [])
+    if data.get("packages") != packages() or not jars or not all(Path(j).is_file() for j in jars):
+        return None
+    return jars
+
+
+def resolve_jars(ivy_dir: str, verbose: bool = False) -> list[str]:
+    """Resolve ``packages()`` with Ivy into ``ivy_dir`` once, in a separate JVM, and record the jar files.
+
+    Ivy's report goes to the terminal only with ``verbose``, or when the resolution fails.
+    """
+    with tempfile.TemporaryDirectory(prefix="sora-spark-conf-") as empty_conf:
+        # An empty conf dir: spark-defaults.conf written by an earlier install must not add its own jars.
+        env = {**os.environ, "SPARK_CONF_DIR": empty_conf}
+        proc = subprocess.run([sys.executable, "-c", _RESOLVE, ",".join(packages()), ivy_dir], env=env,
+                              capture_output=not verbose, text=True, check=False)
+    out = proc.stdout or ""
+    lines = [line for line in out.splitlines() if line.startswith("SORA_JARS=")]
+    if proc.returncode != 0 or not lines:
+        tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).splitlines()[-30:])
+        raise RuntimeError(f"could not resolve {packages()} from Maven Central into {ivy_dir} "
+                           f"(exit {proc.returncode}); is the network to the Maven registry up?\n{tail}")
+    jars = [j.removeprefix("file://").removeprefix("file:") for j in lines[-1].split("=", 1)[1].split(",") if j]
+    Path(ivy_dir).mkdir(parents=True, exist_ok=True)
+    (Path(ivy_dir) / _MANIFEST).write_text(json.dumps({"packages": packages(), "jars": jars}, indent=1))
+    return jars
+
+
+def _jar_conf(cfg: SparkConfig) -> dict[str, str]:
+    ivy_dir = cfg.ivy_dir or default_ivy_dir()
+    jars = resolved_jars(ivy_dir)
+    if jars is None:
+        try:
+            jars = resolve_jars(ivy_dir, verbose=cfg.log_level.upper() in ("INFO", "DEBUG", "ALL", "TRACE"))
+        except RuntimeError as e:
+            logger.warning("%s; letting Spark resolve them itself", e)
+            return {"spark.jars.packages": ",".join(packages()), "spark.jars.ivy": ivy_dir}
+    return {"spark.jars": ",".join(jars)}
+
+
 def _base_conf(cfg: SparkConfig) -> dict[str, str]:
     return {
         "spark.sql.extensions": DELTA_EXTENSION,
         "spark.sql.catalog.spark_catalog": DELTA_CATALOG,
-        "spark.jars.packages": delta_package(),
-        "spark.jars.ivy": cfg.ivy_dir or default_ivy_dir(),
+        **_jar_conf(cfg),
         # Our partitions are few rows of heavy work (one video each); AQE would merge them into one task.
         "spark.sql.adaptive.coalescePartitions.enabled": "false",
         "spark.sql.execution.arrow.maxRecordsPerBatch": "16",
@@ -88,7 +153,7 @@ def build_session(cfg: SparkConfig):  # noqa: ANN201 - pyspark imported lazily
     except Exception as e:  # py4j raises a generic Py4JJavaError
         raise RuntimeError(
             "Delta Lake classes are not on Spark's classpath. Under spark-submit pass "
-            f"--packages {delta_package()} (or run `make` once, which writes spark-defaults.conf into the "
+            f"--packages {delta_package()} (or run `make setup` once, which writes spark-defaults.conf into the "
             "venv's Spark)."
         ) from e
     return spark
@@ -111,34 +176,20 @@ logger.hadoop.level = error
 """
 
 
-def install_spark_defaults(cfg: SparkConfig | None = None) -> Path:
-    """Write Delta settings into ``$SPARK_HOME/conf/spark-defaults.conf`` of the pip-installed Spark."""
+def install_spark_defaults(cfg: SparkConfig | None = None, verbose: bool = False) -> Path:
+    """Resolve the jars and write them, with Delta's settings, into ``spark-defaults.conf`` of the pip-installed
+    Spark (and a quiet ``log4j2.properties`` beside it)."""
     import pyspark
 
+    cfg = cfg or SparkConfig()
     conf_dir = Path(os.environ.get("SPARK_CONF_DIR") or Path(pyspark.__file__).parent / "conf")
     conf_dir.mkdir(parents=True, exist_ok=True)
     path = conf_dir / "spark-defaults.conf"
-    conf = _base_conf(cfg or SparkConfig())
-    lines = ["# Written by `python -m pipelines.session --install-spark-defaults` (sora_model).",
+    resolve_jars(cfg.ivy_dir or default_ivy_dir(), verbose=verbose)
+    conf = _base_conf(cfg)
+    lines = ["# Written by `python -m jobs.spark_setup` (sora_model).",
              *(f"{k} {v}" for k, v in conf.items() if k != "spark.ui.showConsoleProgress")]
     path.write_text("\n".join(lines) + "\n")
     # Spark's INFO chatter buries the job's own progress; keep warnings and errors.
     (conf_dir / "log4j2.properties").write_text(LOG4J2)
     return path
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Spark session helpers for sora_model.")
-    parser.add_argument("--install-spark-defaults", action="store_true",
-                        help="write Delta's package, Ivy cache and SQL extension into spark-defaults.conf of the "
-                             "pip-installed Spark, so plain `spark-submit jobs/...` finds Delta")
-    parser.add_argument("--print-package", action="store_true", help="print the Delta Maven coordinate")
-    args = parser.parse_args()
-    if args.print_package:
-        print(delta_package())
-    if args.install_spark_defaults:
-        print(f"wrote {install_spark_defaults()}")
-
-
-if __name__ == "__main__":
-    main()

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sora_model.synth import write_corpus
+from sora_model.video.synth import write_corpus
 
 
 @pytest.fixture(scope="session")

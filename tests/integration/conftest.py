@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from pipelines.lake import Lake
 from pipelines.curate import CurateConfig, CurateSummary, run_curate
 from pipelines.session import SparkConfig, build_session
+from pipelines.tables import Tables
 from sora_model import config as config_lib
-from sora_model.synth import write_corpus
+from sora_model.video.synth import write_corpus
 
 # Small frames and short clips keep the suite fast; everything else is the production path.
 TEST_OVERRIDES = [
@@ -40,7 +40,7 @@ def curated(spark, corpus: Path, tmp_path_factory) -> dict:
     input_dir = copy_corpus(corpus, work / "input")
     lake = work / "lake"
     summary = run(spark, input_dir, lake)
-    return {"input": input_dir, "lake": lake, "summary": summary, "tables": Lake(spark, str(lake))}
+    return {"input": input_dir, "lake": lake, "summary": summary, "tables": Tables(spark, str(lake))}
 
 
 def curate_config(input_dir: Path, lake: Path, *extra: str) -> CurateConfig:

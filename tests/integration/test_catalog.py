@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from sora_model.catalog import load_dataset
-from sora_model.data import ReaderConfig, iter_batches, scan_row_groups
+from sora_model.dataset.catalog import load_dataset
+from sora_model.dataset.reader import ReaderConfig, iter_batches, scan_row_groups
 
 
 def test_delta_rs_reads_the_dataset_spark_registered(curated):

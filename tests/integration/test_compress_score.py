@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from pipelines.lake import Lake
 from pipelines.score import ScoreConfig, run_score
+from pipelines.tables import Tables
 from sora_model import config as config_lib
-from sora_model.synth import write_corpus
+from sora_model.video.synth import write_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 SMALL = ["model.widths=[8,16]", "model.embed_dim=16", "model.heads=2", "reader.batch_size=8", "num_workers=0",
@@ -23,7 +23,7 @@ VARIANTS = ("onnx", "int8-dynamic", "int8-static", "pruned-0.5", "pruned-channel
 @pytest.fixture(scope="module")
 def compressed(spark, curated, tmp_path_factory) -> dict:
     from jobs.compress import main
-    from sora_model.train import TrainConfig, Trainer
+    from sora_model.train.loop import TrainConfig, Trainer
 
     lake = tmp_path_factory.mktemp("compress") / "lake"
     shutil.copytree(curated["lake"], lake)
@@ -42,7 +42,7 @@ def compressed(spark, curated, tmp_path_factory) -> dict:
 
 @pytest.mark.slow
 def test_every_variant_is_written_loads_and_predicts(compressed):
-    from sora_model.variants import load_predictor
+    from sora_model.deploy.variants import load_predictor
 
     run = compressed["run"]
     clips = np.zeros((3, 4, 32, 32, 3), dtype=np.uint8)
@@ -63,7 +63,7 @@ def test_every_variant_is_written_loads_and_predicts(compressed):
 
 @pytest.mark.slow
 def test_variant_rows_point_at_a_registered_checkpoint(spark, compressed):
-    models = Lake(spark, str(compressed["lake"])).read("models").where("run_id = 'small'").collect()
+    models = Tables(spark, str(compressed["lake"])).read("models").where("run_id = 'small'").collect()
     checkpoints = {r["uri"] for r in models if r["variant"] == "fp32"}
     variants = {r["variant"]: r for r in models if r["variant"] != "fp32"}
     assert set(variants) == set(VARIANTS)
@@ -93,7 +93,7 @@ def test_scoring_predicts_good_videos_rejects_the_corrupt_one_and_reruns_add_not
     first = _score(spark, lake, str(compressed["run"] / "int8-static"), new_videos)
     assert (first.files, first.scored_videos, first.rejected) == (4, 3, 1)
     assert first.max_model_loads_per_process == 1  # once per worker process, not per batch or video
-    tables = Lake(spark, str(lake))
+    tables = Tables(spark, str(lake))
     preds = tables.read("predictions").collect()
     assert len(preds) == first.predictions > 0
     assert {Path(p["uri"]).name for p in preds} == {"clip_0000.mp4", "clip_0001.mp4", "clip_0002.mp4"}
@@ -114,7 +114,7 @@ def test_scoring_by_models_table_id(spark, compressed, new_videos):
     model_id = f"small/{meta['epoch']}/distilled"
     summary = _score(spark, compressed["lake"], model_id, new_videos)
     assert summary.model_id == model_id and summary.scored_videos == 3
-    preds = Lake(spark, str(compressed["lake"])).read("predictions").where(f"model_id = '{model_id}'").count()
+    preds = Tables(spark, str(compressed["lake"])).read("predictions").where(f"model_id = '{model_id}'").count()
     assert preds == summary.predictions
 
 

@@ -11,11 +11,11 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines.curate import VIDEO_EXTENSIONS
-from sora_model.clips import Span, sample_indices
-from sora_model.frames import center_crop, resize_dims
-from sora_model.ids import CLIP_NAMESPACE
-from sora_model.schema import decode_frames, read_description
+from pipelines.ingest import VIDEO_EXTENSIONS
+from sora_model.dataset.schema import decode_frames, read_description
+from sora_model.lake.ids import CLIP_NAMESPACE
+from sora_model.video.clips import Span, sample_indices
+from sora_model.video.frames import center_crop, resize_dims
 from tests.integration.conftest import run
 
 

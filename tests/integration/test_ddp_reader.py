@@ -12,9 +12,9 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 from torch.utils.data import DataLoader
 
-from sora_model.data import ReaderConfig
-from sora_model.loader import ShardDataset
-from tests.unit.test_data import _write_shards
+from sora_model.dataset.loader import ShardDataset
+from sora_model.dataset.reader import ReaderConfig
+from tests.unit.dataset.test_reader import _write_shards
 
 
 def _rank(rank: int, world: int, port: int, uris: list[str], out: dict) -> None:

@@ -8,8 +8,8 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines.lake import Lake
-from sora_model.synth import write_corpus
+from pipelines.tables import Tables
+from sora_model.video.synth import write_corpus
 from tests.integration.conftest import add_videos, run
 
 
@@ -20,7 +20,7 @@ def base(spark, tmp_path_factory):
     write_corpus(input_dir, videos=6, seed=21, bad_files=False)
     lake = work / "lake"
     summary = run(spark, input_dir, lake)
-    return {"work": work, "input": input_dir, "lake": lake, "summary": summary, "tables": Lake(spark, str(lake))}
+    return {"work": work, "input": input_dir, "lake": lake, "summary": summary, "tables": Tables(spark, str(lake))}
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ import pytest
 
 from pipelines.curate import CurateConfig, run_curate
 from sora_model import config as config_lib
-from sora_model.synth import write_corpus
+from sora_model.video.synth import write_corpus
 
 ROOT = Path(__file__).resolve().parents[2]
 TORCHRUN = Path(sys.executable).parent / "torchrun"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from sora_model.schema import decode_frames
+from sora_model.dataset.schema import decode_frames
 
 ROOT = Path(__file__).resolve().parents[2]
 PETASTORM_ENV = ROOT / ".venv-petastorm"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -43,8 +44,22 @@ def lake(curated, tmp_path_factory) -> Path:
     return dst
 
 
+def _process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc), parents first."""
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop(0)
+        tree.append(p)
+        for children in Path(f"/proc/{p}/task").glob("*/children"):
+            with contextlib.suppress(OSError):
+                todo.extend(int(c) for c in children.read_text().split())
+    return tree
+
+
 def _kill_after_first_checkpoint(lake: Path, run_id: str, *overrides: str) -> None:
-    """Start a run and SIGKILL the whole torchrun process group as soon as epoch 1 is checkpointed."""
+    """Start a run and SIGKILL every process of it (torchrun, the ranks, their loader workers) as soon as epoch 1
+    is checkpointed, as a node dying would. torchrun starts each rank in a session of its own, so killing
+    torchrun's process group alone leaves the ranks running to the end."""
     cmd = [str(TORCHRUN), "--standalone", "--nproc_per_node=2", "jobs/train.py", "--no-register", *DEMO,
            f"lake_uri={lake}", f"run_id={run_id}", *SMALL, *overrides]
     proc = subprocess.Popen(cmd, cwd=ROOT, env={**os.environ, "OMP_NUM_THREADS": "1"},
@@ -53,9 +68,13 @@ def _kill_after_first_checkpoint(lake: Path, run_id: str, *overrides: str) -> No
     deadline = time.monotonic() + 240
     while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
-    os.killpg(proc.pid, signal.SIGKILL)
+    for pid in _process_tree(proc.pid):
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pid, signal.SIGKILL) if os.getpgid(pid) == pid else os.kill(pid, signal.SIGKILL)
     proc.wait(timeout=30)
     assert marker.exists(), "the run never checkpointed epoch 1"
+    time.sleep(1)
+    assert not (lake / "models" / run_id / "epoch-2").exists(), "a rank survived the kill"
 
 
 @pytest.fixture(scope="module")
@@ -86,7 +105,7 @@ def test_killed_run_resumes_with_the_same_losses(lake: Path, full_run: Path):
 def test_checkpoints_load_with_weights_only_and_register_in_delta(spark, lake: Path, full_run: Path):
     import torch
 
-    from pipelines.lake import Lake
+    from pipelines.tables import Tables
 
     for ckpt in sorted(full_run.glob("epoch-*")):
         state = torch.load(ckpt / "model.pt", weights_only=True)
@@ -94,14 +113,14 @@ def test_checkpoints_load_with_weights_only_and_register_in_delta(spark, lake: P
         torch.load(ckpt / "train_state.pt", weights_only=True)
     assert register_checkpoints(spark, str(lake), "full", "x: 1\n") == 3
     assert register_checkpoints(spark, str(lake), "full", "x: 1\n") == 3  # MERGE: no duplicates
-    rows = Lake(spark, str(lake)).read("models").where("run_id = 'full'").collect()
+    rows = Tables(spark, str(lake)).read("models").where("run_id = 'full'").collect()
     assert sorted(r["epoch"] for r in rows) == [1, 2, 3]
     assert all(r["variant"] == "fp32" and r["dataset"] == "demo" and r["sha256"] for r in rows)
 
 
 @pytest.mark.slow
 def test_corrupt_shard_is_named_not_hung(spark, tmp_path: Path):
-    from sora_model.synth import write_corpus
+    from sora_model.video.synth import write_corpus
     from tests.integration.conftest import run
 
     write_corpus(tmp_path / "input", videos=6, seed=31, bad_files=False)

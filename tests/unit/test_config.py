@@ -5,6 +5,7 @@ import pytest
 from pipelines.curate import CurateConfig
 from sora_model import config as config_lib
 from sora_model.config import ConfigError
+from sora_model.deploy.compress import CompressConfig
 
 
 def test_precedence_is_cli_over_yaml_over_defaults(tmp_path):
@@ -62,3 +63,10 @@ def test_local_yaml_loads(tmp_path):
     for name in ("local.yaml", "cluster.example.yaml"):
         cfg = config_lib.load(CurateConfig, root / "conf" / name)
         assert cfg.decode.height_px > 0
+
+
+def test_a_mode_outside_its_literal_is_refused_with_the_choices():
+    with pytest.raises(ConfigError, match="clip.mode: expected one of fixed, shots, got 'shot'"):
+        config_lib.load(CurateConfig, None, ["clip.mode=shot"])
+    with pytest.raises(ConfigError, match="variants: expected one of onnx"):
+        config_lib.load(CompressConfig, None, ["variants=[onnx,int4]"])

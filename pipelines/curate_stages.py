@@ -1,0 +1,309 @@
+"""The curate run's stages over one run state, in order: ingest, probe, clean, decode, tables, register.
+
+Each stage declares the state fields it reads and writes (checked by ``stage.check_plan``); Spark appears only
+here and in the executor functions, which map the library's per-video path (``sora_model.video.process``,
+``sora_model.dataset.build``) over partitions.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema
+from pyspark.sql.window import Window
+
+from pipelines import executors
+from pipelines import rows as row_schemas
+from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_files
+from pipelines.stage import Stage
+from pipelines.summary import CurateSummary
+from pipelines.tables import Tables, spark_uri, table_schema
+from sora_model import config as config_lib
+from sora_model.dataset.build import DatasetPlan
+from sora_model.dataset.labels import class_index, read_labels_csv
+from sora_model.dataset.schema import describe
+from sora_model.dataset.split import SPLITS
+from sora_model.lake import storage
+from sora_model.lake.layout import LakeLayout
+from sora_model.video import rejects as reasons
+from sora_model.video.probe import PROBE_FIELDS
+
+if TYPE_CHECKING:
+    from pipelines.curate import CurateConfig
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Cleaned:
+    accepted: DataFrame
+    """Videos to decode: video_id, uri, probe fields, label, label_name."""
+    rejects: DataFrame
+    """Probe, gate and duplicate rejects in the rejects table's shape (without run columns)."""
+    touched: DataFrame
+    """Files already in the dataset whose mtime changed: FILE_KEY + video_id."""
+    classes: list[str]
+
+
+@dataclass
+class CurateState:
+    """Everything one curate run knows; stages read and fill it in order."""
+
+    spark: SparkSession
+    cfg: CurateConfig
+    run_id: str
+    tables: Tables
+    layout: LakeLayout
+    summary: CurateSummary
+    latest: dict[str, Any] | None
+    """The dataset's newest registered version (its datasets row), None before the first."""
+    version: int
+    """The version this run registers if it finds anything new."""
+    out_uri: str
+    """Where this run's shards go."""
+    staging: str
+    cores: int
+    new_files: list | None = None
+    done_videos: DataFrame | None = None
+    probed: DataFrame | None = None
+    cleaned: Cleaned | None = None
+    decoded: DataFrame | None = None
+    shards: list | None = None
+    cached: list[DataFrame] = field(default_factory=list)
+
+    def cache(self, df: DataFrame) -> DataFrame:
+        self.cached.append(df.cache())
+        return df
+
+    def partitions(self, items: int) -> int:
+        return max(1, min(items, self.cores * self.cfg.tasks_per_core))
+
+
+def latest_dataset(tables: Tables, name: str) -> dict[str, Any] | None:
+    rows = tables.read("datasets").where(F.col("name") == name).orderBy(F.col("version").desc()).limit(1).collect()
+    return rows[0].asDict(recursive=True) if rows else None
+
+
+class _AfterIngest(Stage):
+    def skip(self, state: CurateState) -> bool:
+        return not state.new_files
+
+
+class Ingest(Stage):
+    name, about = "ingest", "list the corpus, keep files the lake does not account for"
+    reads = ("cfg", "tables", "version")
+    writes = ("new_files", "done_videos")
+
+    def run(self, state: CurateState) -> None:
+        tables, cfg, s = state.tables, state.cfg, state.summary
+        listing = list_files(state.spark, cfg.input_uri, cfg.extensions)
+        s.files_listed, s.files_ignored = len(listing.files), listing.ignored
+        # "Done" means in a registered version: videos of a run that crashed before registering are redone.
+        in_dataset = tables.read("clips").where(
+            (F.col("dataset") == cfg.dataset) & (F.col("dataset_version") < state.version)).select("video_id")
+        done_videos = tables.read("videos").join(in_dataset.distinct(), "video_id")
+        done = tables.read("rejects").select(*FILE_KEY).unionByName(done_videos.select(*FILE_KEY)).distinct()
+        files = state.spark.createDataFrame(listing.files, FILE_SCHEMA)
+        state.new_files = files.join(done, FILE_KEY, "left_anti").collect()
+        state.done_videos = done_videos
+        s.files_new = len(state.new_files)
+        s.files_already_in_lake = s.files_listed - len(state.new_files)
+
+
+class Probe(_AfterIngest):
+    name, about = "probe", "hash, probe and gate each new file on the executors"
+    reads = ("new_files", "staging")
+    writes = ("probed",)
+
+    def run(self, state: CurateState) -> None:
+        # Materialized once to staging, so nothing probes a file twice.
+        probed_uri = spark_uri(storage.join(state.staging, "probed"))
+        state.spark.createDataFrame(state.new_files, FILE_SCHEMA).repartition(state.partitions(len(state.new_files))) \
+            .mapInArrow(executors.probe_partition(state.cfg.clean), from_arrow_schema(row_schemas.PROBED)) \
+            .write.mode("overwrite").parquet(probed_uri)
+        state.probed = state.spark.read.parquet(probed_uri)
+
+
+def _labels(cfg: CurateConfig) -> dict[str, str]:
+    uri = cfg.labels_csv or storage.join(storage.normalize(cfg.input_uri), "labels.csv")
+    if cfg.labels_csv is None and not storage.exists(uri):
+        logger.warning("no labels CSV at %s: clips get label -1", uri)
+        return {}
+    if not storage.exists(uri):
+        raise FileNotFoundError(f"labels_csv {uri} does not exist")
+    return read_labels_csv(uri, cfg.input_uri)
+
+
+class Clean(_AfterIngest):
+    name, about = "clean", "exact duplicates by sha256, labels"
+    reads = ("probed", "done_videos", "latest")
+    writes = ("cleaned",)
+
+    def run(self, state: CurateState) -> None:
+        probed, spark = state.probed, state.spark
+        label_map = _labels(state.cfg)
+        classes = class_index(list(state.latest["classes"]) if state.latest else [], set(label_map.values()))
+        labels_df = spark.createDataFrame(
+            [(storage.normalize(u), n, classes.index(n)) for u, n in label_map.items()],
+            "uri string, label_name string, label int")
+        ok = probed.where(F.col("reject_reason").isNull()).join(F.broadcast(labels_df), "uri", "left")
+        # Of identical files keep a labelled one if any, then the smallest URI: the same choice on every rerun.
+        keep_order = Window.partitionBy("video_id").orderBy(F.col("label").isNull(), "uri")
+        ok = ok.withColumn("kept_uri", F.first("uri").over(keep_order))
+        ok = ok.join(state.done_videos.select("video_id", F.col("uri").alias("lake_uri")), "video_id", "left")
+        dup_of = F.coalesce(F.col("lake_uri"), F.col("kept_uri"))
+        dups = ok.where(dup_of != F.col("uri")).select(
+            *FILE_KEY, "video_id", F.lit("clean").alias("reject_stage"),
+            F.lit(reasons.DUPLICATE_OF).alias("reject_reason"),
+            F.concat(F.lit("same sha256 as "), dup_of).alias("reject_detail"))
+        # Same content at the same uri, only touched: already in the dataset; refresh its row, decode nothing.
+        touched = state.cache(ok.where(F.col("lake_uri") == F.col("uri")).select(*FILE_KEY, "video_id"))
+        accepted = ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))).select(
+            "video_id", "uri", *PROBE_FIELDS, F.coalesce("label", F.lit(-1)).alias("label"),
+            F.coalesce("label_name", F.lit("")).alias("label_name"))
+        state.cleaned = Cleaned(accepted=state.cache(accepted),
+                                rejects=row_schemas.as_rejects(probed).unionByName(row_schemas.as_rejects(dups)),
+                                touched=touched, classes=classes)
+
+
+class Decode(_AfterIngest):
+    name, about = "decode", "clip, decode, augment and shard on the executors"
+    reads = ("cleaned", "out_uri", "staging")
+    writes = ("decoded",)
+
+    def run(self, state: CurateState) -> None:
+        cfg, cleaned = state.cfg, state.cleaned
+        storage.delete_dir(state.out_uri)  # shards of an unregistered (crashed) attempt at this version
+        plan = DatasetPlan(name=cfg.dataset, version=state.version, out_uri=state.out_uri,
+                           classes=tuple(cleaned.classes), clip=cfg.clip, decode=cfg.decode, augment=cfg.augment,
+                           shard=cfg.shard)
+        n_accepted = cleaned.accepted.count()
+        if not n_accepted:
+            state.decoded = state.spark.createDataFrame([], from_arrow_schema(row_schemas.DECODED))
+            return
+        parts = state.partitions(n_accepted)
+        logger.info("decoding %d videos in %d tasks", n_accepted, parts)
+        decoded_uri = spark_uri(storage.join(state.staging, "decoded"))
+        job_start = time.perf_counter()
+        cleaned.accepted.repartition(parts) \
+            .mapInArrow(executors.decode_partition(plan, cfg.split), from_arrow_schema(row_schemas.DECODED)) \
+            .write.mode("overwrite").parquet(decoded_uri)
+        state.summary.decode_job_s = time.perf_counter() - job_start
+        # Results only (no frames), materialized once to staging.
+        state.decoded = state.cache(state.spark.read.parquet(decoded_uri))
+
+
+class WriteTables(_AfterIngest):
+    name, about = "tables", "MERGE rejects, videos and clips"
+    reads = ("probed", "cleaned", "decoded")
+    writes = ("shards",)
+
+    def run(self, state: CurateState) -> None:
+        tables, s, now, cleaned, decoded = state.tables, state.summary, F.current_timestamp(), state.cleaned, \
+            state.decoded
+        status = decoded.where(F.col("kind") == "video")
+        files_meta = state.probed.select(*FILE_KEY)
+        decode_rejects = row_schemas.as_rejects(
+            status.join(cleaned.accepted.select("video_id", "uri"), "video_id").join(files_meta, "uri"))
+        rejects = state.cache(cleaned.rejects.unionByName(decode_rejects)
+                              .withColumn("run_id", F.lit(state.run_id)).withColumn("rejected_at", now))
+        videos = state.cache(status.where(F.col("reject_reason").isNull()).select(
+            "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_dropped", "cuts",
+            "fallback_reason", "decode_error", "decode_s").join(cleaned.accepted, "video_id")
+            .join(files_meta, "uri").withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now))
+        clip_rows = state.cache(decoded.where(F.col("kind") == "clip").join(
+            cleaned.accepted.select("video_id", "label", "label_name"), "video_id").select(
+            F.lit(state.cfg.dataset).alias("dataset"), F.lit(state.version).alias("dataset_version"), "clip_id",
+            "video_id", "clip_index", "start_frame", "end_frame", "start_s", "end_s", "label", "label_name",
+            "split", "rows", "shard_uri", F.lit(state.run_id).alias("run_id")))
+        state.shards = decoded.where(F.col("kind") == "shard").select("shard_uri", "split", "shard_rows").collect()
+
+        s.videos_clipped = videos.count()
+        reject_counts = {r["reason"]: int(r["n"]) for r in rejects.groupBy("reason").agg(F.count("*").alias("n"))
+                         .collect()}
+        s.rejects_by_reason, s.files_rejected = reject_counts, sum(reject_counts.values())
+        n_touched = cleaned.touched.count()
+        s.files_already_in_lake += n_touched
+        stats = videos.agg(F.count(F.when(F.col("decoder") == "pyav", 1)).alias("pyav"),
+                           F.sum("decoded_frame_count").alias("frames"), F.sum("decode_s").alias("secs"),
+                           F.sum(F.size("cuts")).alias("cuts")).first()
+        s.cuts_found = int(stats["cuts"] or 0)
+        s.pyav_fallbacks, s.frames_decoded = int(stats["pyav"] or 0), int(stats["frames"] or 0)
+        s.executor_decode_s = float(stats["secs"] or 0.0)
+        s.clips_new = clip_rows.count()
+        s.rows_new_per_split = {r["split"]: int(r["n"]) for r in clip_rows.groupBy("split")
+                                .agg(F.sum("rows").alias("n")).collect()}
+
+        if s.files_rejected:
+            tables.merge("rejects", rejects)
+        if s.videos_clipped:
+            # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
+            tables.remove("rejects", videos.select("uri"))
+            tables.merge("videos", videos)
+        if n_touched:
+            refreshed = tables.read("videos").drop(*FILE_KEY).join(cleaned.touched, "video_id")
+            tables.merge("videos", refreshed.withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now))
+        if s.clips_new:
+            tables.merge("clips", clip_rows)
+
+
+class Register(_AfterIngest):
+    name, about = "register", "register the dataset version, drop orphan shards and staging"
+    reads = ("shards", "cleaned", "latest", "out_uri", "staging")
+    writes = ("latest",)
+
+    def run(self, state: CurateState) -> None:
+        if state.shards:
+            _register(state)
+            state.summary.dataset_version = state.version
+            state.latest = latest_dataset(state.tables, state.cfg.dataset)
+        _remove_orphans(state.out_uri, {s["shard_uri"] for s in state.shards})
+        storage.delete_dir(state.staging)
+
+
+def _register(state: CurateState) -> None:
+    """Add dataset version ``state.version``: the previous version's shards plus this run's."""
+    cfg, latest, version, shards, tables = state.cfg, state.latest, state.version, state.shards, state.tables
+    uris = (list(latest["shard_uris"]) if latest else []) + [s["shard_uri"] for s in shards]
+    splits = (list(latest["shard_splits"]) if latest else []) + [s["split"] for s in shards]
+    rows = dict(latest["rows_per_split"]) if latest else {}
+    for s in shards:
+        rows[s["split"]] = rows.get(s["split"], 0) + int(s["shard_rows"])
+    all_clips = tables.read("clips").where((F.col("dataset") == cfg.dataset) & (F.col("dataset_version") <= version))
+    per_split = {r["split"]: (int(r["clips"]), int(r["videos"])) for r in all_clips.groupBy("split").agg(
+        F.count("*").alias("clips"), F.countDistinct("video_id").alias("videos")).collect()}
+    shape = list(cfg.decode.frames_shape)
+    classes = state.cleaned.classes
+    sources = {name: tables.version(name) for name in ("videos", "rejects", "clips")}
+    row = {
+        "name": cfg.dataset, "version": version, "created_at": datetime.now(timezone.utc), "run_id": state.run_id,
+        "shard_uris": uris, "shard_splits": splits, "rows_per_split": {s: rows.get(s, 0) for s in SPLITS},
+        "clips_per_split": {s: per_split.get(s, (0, 0))[0] for s in SPLITS},
+        "videos_per_split": {s: per_split.get(s, (0, 0))[1] for s in SPLITS},
+        "frames_shape": shape, "classes": classes,
+        "schema_json": json.dumps(describe(shape, classes, cfg.dataset, version), sort_keys=True),
+        "build_config_json": json.dumps(cfg.build_settings(), sort_keys=True),
+        "source_versions": {k: int(v) for k, v in sources.items() if v is not None},
+        "config_yaml": config_lib.to_yaml(cfg),
+    }
+    tables.merge("datasets", state.spark.createDataFrame([row], table_schema("datasets")), update=False)
+
+
+def _remove_orphans(out_uri: str, registered: set[str]) -> None:
+    """Delete shard files written by task attempts that did not commit (retries, speculation)."""
+    fs, _ = storage.filesystem(out_uri)
+    keep = {storage.filesystem(uri)[1] for uri in registered}
+    for path in storage.list_files(out_uri):
+        if path not in keep:
+            logger.info("removing orphan shard %s", path)
+            fs.delete_file(path)
+
+
+STAGES: tuple[Stage, ...] = (Ingest(), Probe(), Clean(), Decode(), WriteTables(), Register())

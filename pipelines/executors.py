@@ -1,0 +1,87 @@
+"""The functions Spark runs on executors, over Arrow batches (``mapInArrow``): each maps the library's per-video
+work over the rows of one partition and hands back records in the shapes of ``pipelines.rows``.
+
+They are built on the driver from plain config values (pickled once per task) and import what they need inside,
+so the model or decoder setup happens once per worker process, not per row.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+
+from pipelines import rows as row_schemas
+from sora_model.dataset.build import DatasetPlan
+from sora_model.dataset.split import SplitConfig
+from sora_model.video.clean import CleanConfig
+from sora_model.video.clips import ClipConfig
+from sora_model.video.decode import DecodeConfig
+
+PartitionFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+
+
+def probe_partition(clean_cfg: CleanConfig) -> PartitionFn:
+    """Listed files -> PROBED rows (hash, probe facts, per-file gate)."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from sora_model.video.process import probe_video
+
+        for batch in batches:
+            out = []
+            for file in batch.to_pylist():
+                start = time.perf_counter()
+                result = probe_video(file["uri"], clean_cfg)
+                out.append(row_schemas.probed_record(file, result, time.perf_counter() - start))
+            yield pa.RecordBatch.from_pylist(out, schema=row_schemas.PROBED)
+
+    return run
+
+
+def decode_partition(plan: DatasetPlan, split_cfg: SplitConfig) -> PartitionFn:
+    """Accepted videos -> DECODED rows; shards written by this task attempt."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from pyspark import TaskContext
+
+        from sora_model.dataset.build import VideoProcessor
+        from sora_model.dataset.split import assign_split
+
+        ctx = TaskContext.get()
+        tag = f"{ctx.partitionId():05d}-{ctx.attemptNumber()}" if ctx else "local"
+        processor = VideoProcessor(plan, tag)
+        for batch in batches:
+            for video in batch.to_pylist():
+                video["split"] = assign_split(video["video_id"], split_cfg)
+                clips, status = processor.process(video)
+                out = [{"kind": "clip", "split": video["split"], **c} for c in clips]
+                out.append({"kind": "video", "split": video["split"], **status})
+                yield pa.RecordBatch.from_pylist(out, schema=row_schemas.DECODED)
+        shards = [{"kind": "shard", "shard_uri": s.uri, "split": s.split, "shard_rows": s.rows,
+                   "shard_size_bytes": s.size_bytes} for s in processor.close()]
+        if shards:
+            yield pa.RecordBatch.from_pylist(shards, schema=row_schemas.DECODED)
+
+    return run
+
+
+def score_partition(model_uri: str, decode: DecodeConfig, clean: CleanConfig, clip: ClipConfig,
+                    batch_size: int, threads: int) -> PartitionFn:
+    """Listed files -> SCORED rows: a prediction per clip, or the file's reject."""
+
+    def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        from sora_model.deploy import scoring
+
+        model = scoring.predictor(model_uri, threads=threads)  # once per worker process
+        for batch in batches:
+            for f in batch.to_pylist():
+                preds, rejected = scoring.score_video(f["uri"], model, clean, clip, decode, batch_size)
+                rows = [{"kind": "prediction", **f, **p} for p in preds]
+                if rejected is not None:
+                    rows.append({"kind": "reject", **row_schemas.reject_record(f, rejected)})
+                for r in rows:
+                    r["loads_in_process"] = scoring.loads_so_far()
+                yield pa.RecordBatch.from_pylist(rows, schema=row_schemas.SCORED)
+
+    return run

@@ -1,0 +1,66 @@
+"""Arrow schemas of the records executors hand back to the driver (staged as Parquet before any table write),
+and the one way their ``reject_*`` columns become rows of the rejects table."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from pipelines.ingest import FILE_KEY
+from sora_model.video.process import ProbedVideo
+from sora_model.video.rejects import NOT_REJECTED, Rejected
+
+_FILE = [("uri", pa.string()), ("size_bytes", pa.int64()), ("modified_ms", pa.int64())]
+_REJECT = [("reject_stage", pa.string()), ("reject_reason", pa.string()), ("reject_detail", pa.string())]
+
+PROBED = pa.schema([
+    *_FILE, ("video_id", pa.string()),
+    ("container", pa.string()), ("codec", pa.string()), ("width_px", pa.int32()), ("height_px", pa.int32()),
+    ("fps", pa.float64()), ("duration_s", pa.float64()), ("frame_count", pa.int64()),
+    *_REJECT, ("probe_s", pa.float64()),
+])
+"""One row per new file: probe facts, or why the file was rejected at ingest, probe or the per-file gate."""
+
+DECODED = pa.schema([
+    ("kind", pa.string()),  # 'clip', 'video' or 'shard'
+    ("video_id", pa.string()), ("split", pa.string()),
+    ("clip_id", pa.string()), ("clip_index", pa.int32()), ("start_frame", pa.int64()), ("end_frame", pa.int64()),
+    ("start_s", pa.float64()), ("end_s", pa.float64()), ("rows", pa.int32()), ("shard_uri", pa.string()),
+    ("decoder", pa.string()), ("decoded_frame_count", pa.int64()), ("clip_count", pa.int32()),
+    ("clips_dropped", pa.int32()), ("cuts", pa.list_(pa.int32())), ("fallback_reason", pa.string()),
+    ("decode_error", pa.string()), ("decode_s", pa.float64()), *_REJECT,
+    ("shard_rows", pa.int64()), ("shard_size_bytes", pa.int64()),
+])
+"""Rows of the decode stage: one per clip, one status per video, one per shard file a task committed."""
+
+SCORED = pa.schema([
+    ("kind", pa.string()),  # 'prediction' or 'reject'
+    *_FILE, ("clip_id", pa.string()), ("video_id", pa.string()), ("clip_index", pa.int32()),
+    ("start_s", pa.float64()), ("end_s", pa.float64()), ("predicted_label", pa.int32()),
+    ("predicted_label_name", pa.string()), ("probabilities", pa.list_(pa.float64())), *_REJECT,
+    ("loads_in_process", pa.int32()),
+])
+"""Rows of a scoring run: one per clip prediction, one per rejected file."""
+
+
+def probed_record(file: dict[str, Any], result: ProbedVideo | Rejected, probe_s: float) -> dict[str, Any]:
+    """A PROBED row for a listed file (uri, size_bytes, modified_ms) and what probing it gave."""
+    if isinstance(result, Rejected):
+        return {**file, "video_id": result.video_id, **result.columns(), "probe_s": probe_s}
+    return {**file, **result.columns(), **NOT_REJECTED, "probe_s": probe_s}
+
+
+def reject_record(file: dict[str, Any], rejected: Rejected) -> dict[str, Any]:
+    """A staged row for a rejected file: its listing columns, content id and ``reject_*`` columns."""
+    return {**file, "video_id": rejected.video_id, **rejected.columns()}
+
+
+def as_rejects(rows: DataFrame) -> DataFrame:
+    """The rejected rows of ``rows`` (which carry the file key, video_id and ``reject_*`` columns) in the rejects
+    table's shape, without the run columns."""
+    return rows.where(F.col("reject_reason").isNotNull()).select(
+        *FILE_KEY, "video_id", F.col("reject_stage").alias("stage"), F.col("reject_reason").alias("reason"),
+        F.col("reject_detail").alias("detail"))

@@ -1,0 +1,111 @@
+"""Curation's per-video dataset work: decode a probed video's clips (with augmented copies) and write them as
+shard rows. One :class:`VideoProcessor` per task attempt, so its shard files are its own.
+
+Records are plain dicts; the pipeline's row schemas (``pipelines/rows.py``) name their columns.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from sora_model.dataset.schema import describe, schema_with_metadata
+from sora_model.dataset.shards import ShardConfig, ShardFile, ShardWriter
+from sora_model.lake.ids import clip_id as make_clip_id
+from sora_model.video.augment import AugmentConfig, augment_frames, jitter_indices
+from sora_model.video.clips import ClipConfig, Picker, Span, sample_indices
+from sora_model.video.decode import DecodeConfig
+from sora_model.video.process import ProbedVideo, VideoDecode
+from sora_model.video.rejects import NOT_REJECTED
+
+
+@dataclass(frozen=True)
+class DatasetPlan:
+    """What a decode task needs to turn accepted videos into shard rows (shipped to executors once)."""
+
+    name: str
+    version: int
+    out_uri: str
+    """Directory of this dataset version's new shards."""
+    classes: tuple[str, ...]
+    clip: ClipConfig
+    decode: DecodeConfig
+    augment: AugmentConfig
+    shard: ShardConfig
+
+
+class VideoProcessor:
+    """Clips, decodes, augments and shards videos; one per task attempt, so its shard names are its own."""
+
+    def __init__(self, plan: DatasetPlan, task_tag: str) -> None:
+        self.plan = plan
+        description = describe(plan.decode.frames_shape, list(plan.classes), plan.name, plan.version)
+        prefix = f"{task_tag}-{uuid.uuid4().hex[:10]}"
+        self.writer = ShardWriter(plan.out_uri, prefix, schema_with_metadata(description), plan.shard)
+
+    def _picker(self, video_id: str, split: str) -> Picker:
+        count = self.plan.decode.frames_per_clip
+        aug = self.plan.augment
+        copies = aug.copies if split in aug.splits else 0
+
+        def pick(span: Span) -> list[np.ndarray]:
+            base = sample_indices(span, count)
+            cid = make_clip_id(video_id, span.start_frame, span.end_frame)
+            return [base] + [jitter_indices(base, span, cid, k, aug) for k in range(1, copies + 1)]
+
+        return pick
+
+    def process(self, video: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+        """Clip records and the video's status record for one accepted video (``uri``, ``video_id``, probe facts,
+        ``label``, ``label_name``, ``split``). The status has the ``reject_*`` columns set when no clip decoded."""
+        start = time.perf_counter()
+        decoding = VideoDecode(ProbedVideo.from_columns(video), self.plan.clip, self.plan.decode,
+                               self._picker(video["video_id"], video["split"]))
+        clips = [self._write_clip(video, index, span, rows, decoding)
+                 for index, (span, rows) in enumerate(decoding)]
+        report, rejected = decoding.report, decoding.rejected
+        status = {
+            "video_id": video["video_id"],
+            "decoder": report.decoder or None,
+            "decoded_frame_count": report.frame_count,
+            "clip_count": len(clips),
+            "clips_dropped": max(0, report.clips_planned - report.clips_decoded),
+            "cuts": list(report.cuts),
+            "fallback_reason": report.fallback_reason or None,
+            "decode_error": report.error or None,
+            "decode_s": time.perf_counter() - start,
+            **(rejected.columns() if rejected else NOT_REJECTED),
+        }
+        return clips, status
+
+    def _write_clip(self, video: dict[str, Any], index: int, span: Span, rows: list[np.ndarray],
+                    decoding: VideoDecode) -> dict[str, Any]:
+        cid = make_clip_id(video["video_id"], span.start_frame, span.end_frame)
+        expected = self.plan.decode.frames_shape
+        bad = [tuple(r.shape) for r in rows if tuple(r.shape) != expected]
+        if bad:
+            raise RuntimeError(f"bug: clip {cid} of {video['uri']} decoded to {bad[0]}, dataset needs {expected}")
+        shard_uri = ""
+        for aug_index, frames in enumerate(rows):
+            if aug_index > 0:
+                frames = augment_frames(frames, cid, aug_index, self.plan.augment)
+            uri = self.writer.write({
+                "clip_id": cid, "video_id": video["video_id"], "label": int(video["label"]),
+                "label_name": video["label_name"], "split": video["split"], "aug_index": aug_index,
+                "frames": np.ascontiguousarray(frames, dtype=np.uint8).tobytes(),
+                "frames_shape": list(frames.shape),
+            })
+            shard_uri = shard_uri or uri
+        start_s, end_s = decoding.seconds(span)
+        return {
+            "clip_id": cid, "video_id": video["video_id"], "clip_index": index,
+            "start_frame": span.start_frame, "end_frame": span.end_frame, "start_s": start_s, "end_s": end_s,
+            "rows": len(rows), "shard_uri": shard_uri,
+        }
+
+    def close(self) -> list[ShardFile]:
+        return self.writer.close()

@@ -1,0 +1,50 @@
+"""Find a dataset's shards through the lake's ``datasets`` Delta table, read with delta-rs (no JVM needed)."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from sora_model.lake import storage
+from sora_model.lake.layout import LakeLayout
+
+
+@dataclass(frozen=True)
+class DatasetVersion:
+    name: str
+    version: int
+    shards: dict[str, list[str]]
+    """Shard URIs per split."""
+    rows_per_split: dict[str, int]
+    frames_shape: list[int]
+    classes: list[str]
+    schema: dict[str, Any]
+
+
+def load_dataset(lake_uri: str, name: str, version: int | None = None) -> DatasetVersion:
+    """The given (default: newest) version of dataset ``name``; ValueError naming what is missing."""
+    from deltalake import DeltaTable
+
+    uri = LakeLayout.of(lake_uri).table("datasets")
+    if not storage.exists(uri):
+        raise ValueError(f"no datasets table at {uri}: run the curate job first")
+    rows = [r for r in DeltaTable(uri).to_pyarrow_table().to_pylist() if r["name"] == name]
+    if not rows:
+        raise ValueError(f"dataset {name!r} is not registered in {uri}")
+    if version is None:
+        row = max(rows, key=lambda r: r["version"])
+    else:
+        matches = [r for r in rows if r["version"] == version]
+        if not matches:
+            raise ValueError(f"dataset {name!r} has no version {version}; versions: "
+                             f"{sorted(r['version'] for r in rows)}")
+        row = matches[0]
+    shards: dict[str, list[str]] = {}
+    for shard, split in zip(row["shard_uris"], row["shard_splits"]):
+        shards.setdefault(split, []).append(shard)
+    rows_per_split = dict(row["rows_per_split"]) if isinstance(row["rows_per_split"], dict) \
+        else {k: v for k, v in row["rows_per_split"]}
+    return DatasetVersion(name=name, version=int(row["version"]), shards=shards, rows_per_split=rows_per_split,
+                          frames_shape=list(row["frames_shape"]), classes=list(row["classes"]),
+                          schema=json.loads(row["schema_json"]))

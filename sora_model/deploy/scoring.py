@@ -1,0 +1,67 @@
+"""Per-video scoring: the same per-video path as curation (``video.process``), then a model variant.
+
+Spark maps :func:`score_video` over partitions. The model is loaded once per worker process (:func:`predictor`
+keeps it in a module-level cache keyed by the variant's URI), not once per batch or per task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from sora_model.deploy.variants import Predictor, load_predictor
+from sora_model.lake import storage
+from sora_model.lake.ids import clip_id as make_clip_id
+from sora_model.video.clean import CleanConfig
+from sora_model.video.clips import ClipConfig, Span, uniform_rows
+from sora_model.video.decode import DecodeConfig
+from sora_model.video.process import open_video
+from sora_model.video.rejects import Rejected
+
+_PREDICTORS: dict[str, Predictor] = {}
+
+
+def predictor(variant_uri: str, threads: int | None = None) -> Predictor:
+    """The variant at ``variant_uri``, loaded on first use in this process and kept."""
+    key = storage.normalize(variant_uri)
+    if key not in _PREDICTORS:
+        with storage.open_local_dir(variant_uri) as local:
+            _PREDICTORS[key] = load_predictor(local, threads=threads)
+    return _PREDICTORS[key]
+
+
+def loads_so_far() -> int:
+    """How many models this process has loaded (the once-per-process promise is tested with it)."""
+    return len(_PREDICTORS)
+
+
+def score_video(uri: str, model: Predictor, clean: CleanConfig, clip: ClipConfig,
+                decode: DecodeConfig, batch_size: int = 32) -> tuple[list[dict[str, Any]], Rejected | None]:
+    """Predictions for every clip of the video at ``uri``, or why it has none (never raises for a bad file)."""
+    video = open_video(uri, clean, clip, decode, uniform_rows(decode.frames_per_clip))
+    if isinstance(video, Rejected):
+        return [], video
+    spans: list[Span] = []
+    frames: list[np.ndarray] = []
+    for span, rows in video:
+        spans.append(span)
+        frames.append(rows[0])
+    if video.rejected:
+        return [], video.rejected
+    video_id = video.video.video_id
+    out: list[dict[str, Any]] = []
+    for start in range(0, len(frames), batch_size):
+        probs = model.probabilities(np.stack(frames[start:start + batch_size]))
+        for k, p in enumerate(probs):
+            index = start + k
+            span = spans[index]
+            start_s, end_s = video.seconds(span)
+            label = int(np.argmax(p))
+            out.append({
+                "clip_id": make_clip_id(video_id, span.start_frame, span.end_frame), "video_id": video_id,
+                "uri": uri, "clip_index": index, "start_s": start_s, "end_s": end_s,
+                "predicted_label": label, "predicted_label_name": model.classes[label],
+                "probabilities": [float(x) for x in p],
+            })
+    return out, None

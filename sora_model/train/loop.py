@@ -1,0 +1,304 @@
+"""Training loop of the Sora model over curated shards: DDP-aware, seeded, resumable from the lake.
+
+Checkpoints go to ``<lake>/models/<run_id>/epoch-<n>/`` (rank 0): ``model.pt`` (a state_dict, loadable with
+``torch.load(weights_only=True)``), ``train_state.pt`` (optimizer, scheduler, RNG and reader state) and
+the model card ``meta.json``, published with ``storage.publishing`` (the card appears last), so a half-written
+checkpoint is never picked up by ``resume``. Every optimizer step's loss is appended to ``steps.jsonl``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.utils.data import DataLoader
+
+from sora_model.dataset.catalog import DatasetVersion, load_dataset
+from sora_model.dataset.loader import ShardDataset
+from sora_model.dataset.reader import ReaderConfig, iter_eval_batches, scan_row_groups
+from sora_model.lake import storage
+from sora_model.lake.card import CARD_FILE, ModelCard, read_card, write_card
+from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
+from sora_model.train.metrics import classification_metrics, confusion_matrix, direction_metrics
+from sora_model.train.model import ModelConfig, SoraModel
+from sora_model.train.symmetries import LabelSymmetries, SymmetryConfig, label_permutation
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, kw_only=True)
+class OptimConfig:
+    lr: float = 2e-3
+    """Peak learning rate of AdamW."""
+    weight_decay: float = 0.05
+    """AdamW weight decay."""
+    warmup_steps: int = 20
+    """Linear warmup steps before the cosine decay to zero."""
+    grad_clip: float = 1.0
+    """Gradient norm clip; 0 turns it off."""
+
+    def __post_init__(self) -> None:
+        if self.lr <= 0 or self.weight_decay < 0 or self.warmup_steps < 0 or self.grad_clip < 0:
+            raise ValueError("lr must be > 0; weight_decay, warmup_steps and grad_clip >= 0")
+
+
+@dataclass(frozen=True, kw_only=True)
+class TrainConfig:
+    lake_uri: str = "lake"
+    """Lake holding the dataset (datasets table) and receiving checkpoints under models/."""
+    dataset: str = "demo"
+    """Dataset name in the datasets table."""
+    dataset_version: int | None = None
+    """Dataset version; None takes the newest."""
+    run_id: str | None = None
+    """Training run id; None makes a new one (or, with resume, takes the newest run)."""
+    resume: bool = False
+    """Continue the run from its newest complete checkpoint."""
+    epochs: int = 12
+    """Passes over the train split."""
+    seed: int = 0
+    """Seeds model init, dropout and the reader's order."""
+    num_workers: int = 1
+    """DataLoader worker processes per rank."""
+    eval_batch_size: int = 64
+    """Batch size of validation (rank 0 evaluates every validation row)."""
+    log_every_steps: int = 10
+    """Progress line every this many optimizer steps."""
+    model: ModelConfig = field(default_factory=lambda: ModelConfig(widths=(16, 32, 64), embed_dim=64, heads=4))
+    reader: ReaderConfig = field(default_factory=lambda: ReaderConfig(batch_size=16))
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    symmetries: SymmetryConfig = field(default_factory=SymmetryConfig)
+
+    def __post_init__(self) -> None:
+        if self.epochs < 1 or self.num_workers < 0 or self.eval_batch_size < 1 or self.log_every_steps < 1:
+            raise ValueError("epochs, eval_batch_size and log_every_steps must be >= 1, num_workers >= 0")
+
+
+def lr_factor(step: int, warmup: int, total: int) -> float:
+    """Linear warmup to 1, then cosine to 0 at ``total`` steps."""
+    if step < warmup:
+        return (step + 1) / warmup
+    progress = (step - warmup) / max(1, total - warmup)
+    return 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)
+
+
+def _rng_state() -> dict[str, Any]:
+    kind, keys, pos, has_gauss, gauss = np.random.get_state()
+    return {"torch": torch.get_rng_state(), "numpy": [kind, keys.tolist(), pos, has_gauss, gauss],
+            "python": list(random.getstate()[1]), "python_version": random.getstate()[0],
+            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+
+
+def _set_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    kind, keys, pos, has_gauss, gauss = state["numpy"]
+    np.random.set_state((kind, np.asarray(keys, dtype=np.uint32), pos, has_gauss, gauss))
+    random.setstate((state["python_version"], tuple(state["python"]), None))
+    if state["cuda"] and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, dataset: DatasetVersion, split: str, batch_size: int, device: torch.device,
+             time_shuffle_seed: int | None = None) -> dict[str, Any]:
+    """Metrics on every row of ``split``; with ``time_shuffle_seed`` each clip's frames are shuffled in time."""
+    groups, desc = scan_row_groups(dataset.shards.get(split, []))
+    model.eval()
+    preds, labels = [], []
+    gen = torch.Generator().manual_seed(time_shuffle_seed) if time_shuffle_seed is not None else None
+    for batch in iter_eval_batches(groups, desc, batch_size):
+        frames = torch.from_numpy(batch["frames"])
+        if gen is not None:
+            order = torch.stack([torch.randperm(frames.shape[1], generator=gen) for _ in range(frames.shape[0])])
+            frames = frames[torch.arange(frames.shape[0])[:, None], order]
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda"):
+            logits = model(frames.to(device))
+        preds.append(logits.argmax(dim=1).cpu().numpy())
+        labels.append(batch["label"])
+    y_pred = np.concatenate(preds) if preds else np.empty(0, np.int64)
+    y_true = np.concatenate(labels) if labels else np.empty(0, np.int64)
+    return classification_metrics(confusion_matrix(y_true, y_pred, len(dataset.classes)))
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, run_id: str, rank: int = 0, world_size: int = 1,
+                 device: torch.device | None = None) -> None:
+        self.cfg, self.run_id, self.rank, self.world_size = cfg, run_id, rank, world_size
+        self.device = device or torch.device("cpu")
+        self.layout = LakeLayout.of(cfg.lake_uri)
+        self.run_dir = self.layout.training_run(run_id)
+        self.dataset = load_dataset(cfg.lake_uri, cfg.dataset, cfg.dataset_version)
+        if "train" not in self.dataset.shards:
+            raise ValueError(f"dataset {cfg.dataset!r} v{self.dataset.version} has no train shards")
+        self.model_cfg = dataclasses.replace(cfg.model, num_classes=len(self.dataset.classes),
+                                             max_frames=max(cfg.model.max_frames, self.dataset.frames_shape[0]))
+        seed_everything(cfg.seed)
+        model = SoraModel(self.model_cfg).to(self.device)
+        self.model = model
+        self.ddp = nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
+        self.train_data = ShardDataset(self.dataset.shards["train"], dataclasses.replace(cfg.reader, seed=cfg.seed),
+                                       rank=rank, world_size=world_size)
+        # Shards are checked (footers, schema) by ShardDataset above, before anything reads their rows.
+        unlabelled = sum(int(pc.sum(pc.equal(pq.read_table(u, columns=["label"])["label"], -1)).as_py() or 0)
+                         for u in self.dataset.shards["train"])
+        if unlabelled:
+            raise ValueError(f"dataset {cfg.dataset!r} v{self.dataset.version} has {unlabelled} train rows without "
+                             "a label (-1); give the corpus a labels CSV and curate it again")
+        self.symmetries = LabelSymmetries(cfg.symmetries, self.dataset.classes, self.dataset.frames_shape)
+        # Classes that differ only by direction (a reversed clip of one is the other): lets validation report
+        # "right axis" apart from "right direction".
+        self.reverse = (label_permutation(cfg.symmetries.reverse_labels, self.dataset.classes, "reverse").numpy()
+                        if cfg.symmetries.reverse_labels else None)
+        self.steps_per_epoch = len(self.train_data)
+        self.total_steps = self.steps_per_epoch * cfg.epochs
+        self.optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.optim.lr,
+                                           weight_decay=cfg.optim.weight_decay)
+        self.scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer, lambda s: lr_factor(s, cfg.optim.warmup_steps, self.total_steps))
+        self.step = 0
+        self.start_epoch = 0
+        self.history: list[dict[str, Any]] = []
+
+    # --- checkpoints -------------------------------------------------------------------------------------------
+    def resume(self) -> bool:
+        """Load the newest complete checkpoint of the run; False when there is none."""
+        found = self.layout.checkpoints(self.run_id)
+        if not found:
+            return False
+        ckpt = found[-1]
+        with storage.open_local_dir(ckpt) as local:
+            self.model.load_state_dict(torch.load(os.path.join(local, "model.pt"), map_location=self.device,
+                                                  weights_only=True))
+            state = torch.load(os.path.join(local, "train_state.pt"), map_location="cpu", weights_only=True)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.scheduler.load_state_dict(state["scheduler"])
+        self.train_data.load_state_dict(state["reader"])
+        _set_rng_state(state["rng"])
+        self.step, self.start_epoch = int(state["step"]), int(state["reader"]["epoch"])
+        self.history = read_card(ckpt).history or []
+        if self.rank == 0:
+            self._truncate_step_log()
+        logger.info("resumed run %s from %s (step %d)", self.run_id, checkpoint_name(epoch_of(ckpt)), self.step)
+        return True
+
+    @property
+    def step_log(self) -> str:
+        """``steps.jsonl``: one line per optimizer step (step, epoch, loss)."""
+        return storage.join(self.run_dir, "steps.jsonl")
+
+    def _truncate_step_log(self) -> None:
+        if storage.is_file(self.step_log):
+            kept = [line for line in storage.read_text(self.step_log).splitlines()
+                    if json.loads(line)["step"] <= self.step]
+            storage.write_text(self.step_log, "".join(line + "\n" for line in kept))
+
+    def _save(self, epoch: int, metrics: dict[str, Any]) -> str:
+        final = self.layout.checkpoint(self.run_id, epoch)
+        with storage.publishing(final, marker=CARD_FILE) as tmp:
+            model_path = os.path.join(tmp, "model.pt")
+            torch.save(self.model.state_dict(), model_path)
+            torch.save({"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict(),
+                        "reader": {"epoch": epoch, "batches_done": 0}, "rng": _rng_state(), "step": self.step},
+                       os.path.join(tmp, "train_state.pt"))
+            write_card(tmp, ModelCard(
+                run_id=self.run_id, epoch=epoch, step=self.step, sha256=storage.sha256_file(model_path),
+                size_bytes=os.path.getsize(model_path), metrics=metrics, dataset=self.dataset.name,
+                dataset_version=self.dataset.version, model_config=dataclasses.asdict(self.model_cfg),
+                classes=self.dataset.classes, frames_shape=list(self.dataset.frames_shape),
+                created_at=datetime.now(timezone.utc).isoformat(), history=self.history))
+        return final
+
+    def validate(self, time_shuffle_seed: int | None = None) -> dict[str, Any]:
+        """Validation metrics (plus axis/direction accuracy when the config names reversed classes)."""
+        metrics = evaluate(self.model, self.dataset, "val", self.cfg.eval_batch_size, self.device,
+                           time_shuffle_seed=time_shuffle_seed)
+        if self.reverse is not None:
+            metrics.update(direction_metrics(np.asarray(metrics["confusion_matrix"]), self.reverse))
+        return metrics
+
+    def temporal_ablation(self) -> dict[str, Any]:
+        """The trained model on the same validation clips with each clip's frames shuffled in time (seeded).
+
+        Written to ``<run>/temporal_ablation.json``. With order gone, what is left is a bag of frames: it may
+        still tell the axis of motion, but not its direction.
+        """
+        metrics = self.validate(time_shuffle_seed=self.cfg.seed)
+        storage.write_text(storage.join(self.run_dir, "temporal_ablation.json"), json.dumps(metrics, indent=1))
+        return metrics
+
+    # --- loop ----------------------------------------------------------------------------------------------------
+    def _log_step(self, epoch: int, loss: float) -> None:
+        storage.append_text(self.step_log, json.dumps({"step": self.step, "epoch": epoch, "loss": loss}) + "\n")
+
+    def fit(self) -> list[dict[str, Any]]:
+        """Train the remaining epochs; returns one record per epoch (validation metrics, throughput)."""
+        cfg = self.cfg
+        for epoch in range(self.start_epoch, cfg.epochs):
+            self.train_data.set_epoch(epoch)
+            loader = DataLoader(self.train_data, batch_size=None, num_workers=cfg.num_workers,
+                                pin_memory=self.device.type == "cuda",
+                                persistent_workers=False)
+            self.ddp.train()
+            start, samples, wait_s, waited = time.perf_counter(), 0, 0.0, time.perf_counter()
+            for batch in loader:
+                wait_s += time.perf_counter() - waited
+                frames = batch["frames"].to(self.device, non_blocking=True)
+                labels = batch["label"].to(self.device, non_blocking=True)
+                frames, labels = self.symmetries(frames, labels)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
+                    loss = nn.functional.cross_entropy(self.ddp(frames), labels)
+                self.optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                if cfg.optim.grad_clip:
+                    nn.utils.clip_grad_norm_(self.model.parameters(), cfg.optim.grad_clip)
+                self.optimizer.step()
+                self.scheduler.step()
+                self.train_data.step_done()
+                self.step += 1
+                samples += frames.shape[0] * self.world_size
+                value = loss.detach().float()
+                if self.world_size > 1:
+                    dist.all_reduce(value)
+                    value /= self.world_size
+                if self.rank == 0:
+                    self._log_step(epoch, float(value))
+                    if self.step % cfg.log_every_steps == 0:
+                        rate = samples / (time.perf_counter() - start)
+                        logger.info("epoch %d step %d/%d loss %.4f lr %.2e %.1f samples/s", epoch + 1,
+                                    self.step, self.total_steps, float(value),
+                                    self.scheduler.get_last_lr()[0], rate)
+                waited = time.perf_counter()
+            train_s = time.perf_counter() - start
+            record: dict[str, Any] = {"epoch": epoch + 1, "step": self.step, "train_s": train_s,
+                                      "samples_per_s": samples / train_s if train_s else 0.0,
+                                      "data_wait_frac": wait_s / train_s if train_s else 0.0}
+            if self.rank == 0:
+                record["val"] = self.validate()
+                self.history.append(record)
+                path = self._save(epoch + 1, record)
+                logger.info("epoch %d: val accuracy %.3f macro F1 %.3f (%d clips), %.1f samples/s, checkpoint %s",
+                            epoch + 1, record["val"]["accuracy"], record["val"]["macro_f1"],
+                            record["val"]["samples"], record["samples_per_s"], path)
+            if self.world_size > 1:
+                dist.barrier()
+        return self.history

@@ -1,0 +1,79 @@
+"""Container-level facts about a video file, read with PyAV without decoding pictures."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, fields
+
+from sora_model.video import rejects
+from sora_model.video.rejects import Rejected
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    container: str
+    """Demuxer name(s) as FFmpeg reports them, e.g. 'mov,mp4,m4a,3gp,3g2,mj2'."""
+    codec: str
+    """Video codec name, e.g. 'h264'."""
+    width_px: int
+    height_px: int
+    fps: float
+    """Average frame rate of the video stream."""
+    duration_s: float
+    frame_count: int
+    """From the container index when present, else duration x fps."""
+
+
+PROBE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ProbeResult))
+"""The probe facts, in the order the videos table and the executors' records carry them."""
+
+
+def _duration_s(container, stream) -> float:  # noqa: ANN001 - PyAV objects
+    if stream.duration is not None and stream.time_base is not None:
+        return float(stream.duration * stream.time_base)
+    if container.duration is not None:
+        import av
+
+        return container.duration / av.time_base
+    return 0.0
+
+
+def probe_file(path: str) -> ProbeResult | Rejected:
+    """Probe one local file. Every failure the file can cause is a ``Rejected``, never an exception."""
+    try:
+        size = os.path.getsize(path)
+    except OSError as e:
+        return Rejected("probe", rejects.IO_ERROR, str(e))
+    if size == 0:
+        return Rejected("probe", rejects.EMPTY_FILE, "file has 0 bytes")
+
+    import av
+
+    try:
+        with av.open(path, mode="r") as container:
+            videos = container.streams.video
+            if not videos:
+                kinds = sorted({s.type for s in container.streams}) or ["none"]
+                return Rejected("probe", rejects.NO_VIDEO_STREAM, f"streams: {', '.join(kinds)}")
+            stream = videos[0]
+            ctx = stream.codec_context
+            rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+            fps = float(rate) if rate else 0.0
+            duration_s = _duration_s(container, stream)
+            frame_count = int(stream.frames or 0) or int(round(duration_s * fps))
+            return ProbeResult(
+                container=str(container.format.name),
+                codec=str(ctx.name),
+                width_px=int(ctx.width or 0),
+                height_px=int(ctx.height or 0),
+                fps=fps,
+                duration_s=duration_s,
+                frame_count=frame_count,
+            )
+    except (av.FFmpegError, UnicodeDecodeError, ValueError, IndexError, ZeroDivisionError) as e:
+        return Rejected("probe", rejects.UNREADABLE, f"{type(e).__name__}: {e}")
+    except OSError as e:
+        return Rejected("probe", rejects.IO_ERROR, f"{type(e).__name__}: {e}")

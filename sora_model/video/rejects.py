@@ -1,0 +1,53 @@
+"""Why a file did not become training data. Bad input is a row with a stable reason code, never a crash."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from typing import Any
+
+# Stable reason codes (the `reason` column of the rejects table).
+EMPTY_FILE = "empty_file"            # zero bytes
+IO_ERROR = "io_error"                # the file could not be read (vanished, permissions)
+UNREADABLE = "unreadable"            # no demuxer/decoder could open it: random bytes, text, truncated header
+NO_VIDEO_STREAM = "no_video_stream"  # a container with audio or data only
+BAD_METADATA = "bad_metadata"        # absurd values: fps <= 0 or > max, zero frames, giant frames
+TOO_SHORT = "too_short"
+TOO_SMALL = "too_small"
+DUPLICATE_OF = "duplicate_of"        # same sha256 as a kept file; detail names that file
+UNDECODABLE = "undecodable"          # opened, but not one clip could be decoded
+
+REASONS = (EMPTY_FILE, IO_ERROR, UNREADABLE, NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT, TOO_SMALL,
+           DUPLICATE_OF, UNDECODABLE)
+
+# Stages, in pipeline order.
+STAGES = ("ingest", "probe", "clean", "decode")
+
+
+@dataclass(frozen=True)
+class Rejected:
+    stage: str
+    """Pipeline stage that rejected the file: ingest, probe, clean or decode."""
+    reason: str
+    """Stable reason code from REASONS."""
+    detail: str
+    """The library's message or the measured value, for humans."""
+    video_id: str | None = None
+    """sha256 of the file when it could be read before it was rejected."""
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"unknown stage {self.stage!r}")
+        if self.reason not in REASONS:
+            raise ValueError(f"unknown reject reason {self.reason!r}")
+
+    def with_video_id(self, video_id: str | None) -> Rejected:
+        return dataclasses.replace(self, video_id=video_id)
+
+    def columns(self) -> dict[str, Any]:
+        """The reject as the ``reject_*`` columns executors hand back (the rejects table's stage, reason, detail)."""
+        return {"reject_stage": self.stage, "reject_reason": self.reason, "reject_detail": self.detail}
+
+
+NOT_REJECTED: dict[str, Any] = {"reject_stage": None, "reject_reason": None, "reject_detail": None}
+"""The ``reject_*`` columns of a record that was not rejected."""

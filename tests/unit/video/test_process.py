@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from sora_model.lake.storage import sha256_file
+from sora_model.video import rejects
+from sora_model.video.clean import CleanConfig
+from sora_model.video.clips import ClipConfig, uniform_rows
+from sora_model.video.decode import DecodeConfig
+from sora_model.video.process import ProbedVideo, VideoDecode, open_video, probe_video
+from sora_model.video.rejects import Rejected
+
+
+def test_probe_video_hashes_the_content(corpus: Path, manifest: dict):
+    uri = str(corpus / manifest["videos"][0]["name"])
+    out = probe_video(uri, CleanConfig())
+    assert isinstance(out, ProbedVideo) and out.video_id == sha256_file(uri) and out.uri == uri
+
+
+@pytest.mark.parametrize("kind", ["empty", "random_bytes", "text", "audio_only", "truncated_header",
+                                  "too_small", "too_short"])
+def test_probe_video_gives_each_bad_file_its_reason(corpus: Path, manifest: dict, kind: str):
+    bad = next(b for b in manifest["bad_files"] if b["kind"] == kind)
+    out = probe_video(str(corpus / bad["name"]), CleanConfig())
+    assert isinstance(out, Rejected) and out.reason == bad["expected_reason"]
+
+
+def test_a_rejected_file_that_was_read_keeps_its_content_id(corpus: Path, manifest: dict):
+    bad = next(b for b in manifest["bad_files"] if b["kind"] == "too_short")
+    out = probe_video(str(corpus / bad["name"]), CleanConfig())
+    assert out.video_id == sha256_file(str(corpus / bad["name"]))
+    assert out.columns() == {"reject_stage": "clean", "reject_reason": rejects.TOO_SHORT,
+                             "reject_detail": out.detail}
+
+
+def test_a_missing_file_is_an_io_error_without_content_id(tmp_path: Path):
+    out = probe_video(str(tmp_path / "gone.mp4"), CleanConfig())
+    assert isinstance(out, Rejected) and out.reason == rejects.IO_ERROR and out.video_id is None
+
+
+def test_probe_columns_round_trip(corpus: Path, manifest: dict):
+    probed = probe_video(str(corpus / manifest["videos"][0]["name"]), CleanConfig())
+    assert ProbedVideo.from_columns({"uri": probed.uri, **probed.columns()}) == probed
+
+
+def test_open_video_yields_clips_with_the_decode_shape(corpus: Path, manifest: dict):
+    decode = DecodeConfig(frames_per_clip=4, height_px=32, width_px=32)
+    video = open_video(str(corpus / manifest["videos"][0]["name"]), CleanConfig(), ClipConfig(), decode,
+                       uniform_rows(4))
+    clips = list(video)
+    assert clips and all(len(rows) == 1 and rows[0].shape == decode.frames_shape for _, rows in clips)
+    assert video.rejected is None and video.report.decoder == "decord"
+    start_s, end_s = video.seconds(clips[0][0])
+    assert start_s == 0 and end_s > start_s
+
+
+def test_open_video_hands_back_the_probe_reject(corpus: Path, manifest: dict):
+    bad = next(b for b in manifest["bad_files"] if b["kind"] == "text")
+    out = open_video(str(corpus / bad["name"]), CleanConfig(), ClipConfig(), DecodeConfig(), uniform_rows(8))
+    assert isinstance(out, Rejected) and out.reason == bad["expected_reason"]
+
+
+def test_a_video_with_no_decodable_clip_is_rejected_at_decode(corpus: Path):
+    probed = probe_video(str(corpus / "incoming/truncated_partial.mp4"), CleanConfig())
+    decoding = VideoDecode(probed, ClipConfig(), DecodeConfig(pyav_fallback=False), uniform_rows(8))
+    assert list(decoding) == []
+    rejected = decoding.rejected
+    assert rejected.stage == "decode" and rejected.reason == rejects.UNDECODABLE and rejected.detail
+    assert rejected.video_id == probed.video_id
