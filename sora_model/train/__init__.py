@@ -1,0 +1,1 @@
+"""Training: the Sora model, the DDP training loop with resumable checkpoints, metrics, label-aware symmetries."""
