@@ -1,7 +1,7 @@
 """The dataset's row layout: one row per (clip, aug_index), frames as raw uint8 bytes in C order.
 
 Shards are plain Parquet so any Parquet reader (petastorm's make_batch_reader included) can read them. The
-schema description travels in the Parquet key-value metadata as JSON under ``sora_model.dataset.schema``.
+schema description travels in the Parquet key-value metadata as JSON under ``sora_model.schema``.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-METADATA_KEY = b"sora_model.dataset.schema"
+METADATA_KEY = b"sora_model.schema"
 FORMAT_VERSION = 1
 
 ARROW_SCHEMA = pa.schema([
@@ -48,7 +48,7 @@ def schema_with_metadata(description: dict[str, Any]) -> pa.Schema:
 def read_description(schema: pa.Schema) -> dict[str, Any]:
     meta = schema.metadata or {}
     if METADATA_KEY not in meta:
-        raise ValueError("Parquet file has no sora_model.dataset.schema metadata: not a sora_model shard")
+        raise ValueError("Parquet file has no sora_model.schema metadata: not a sora_model shard")
     return json.loads(meta[METADATA_KEY])
 
 

@@ -24,3 +24,20 @@ def test_frames_are_a_view_of_the_right_size_only():
     assert np.array_equal(decode_frames(clip.tobytes(), [2, 3, 4, 3]), clip)
     with pytest.raises(ValueError, match="needs 72"):
         decode_frames(clip.tobytes()[:-1], [2, 3, 4, 3])
+
+
+def test_shards_keep_the_description_under_the_documented_key(tmp_path):
+    """Readers outside the project (petastorm, plain pyarrow) find the layout under the key the README names."""
+    import json
+
+    import pyarrow.parquet as pq
+
+    from sora_model.dataset.shards import ShardConfig, ShardWriter
+
+    shape = [1, 8, 8, 3]
+    writer = ShardWriter(str(tmp_path), "t", schema_with_metadata(describe(shape, ["a"], "demo", 1)), ShardConfig())
+    writer.write({"clip_id": "c", "video_id": "v", "label": 0, "label_name": "a", "split": "train", "aug_index": 0,
+                  "frames": bytes(192), "frames_shape": shape})
+    (shard,) = writer.close()
+    metadata = pq.read_schema(shard.uri).metadata
+    assert json.loads(metadata[b"sora_model.schema"])["frames"]["layout"] == "THWC"
