@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
@@ -24,7 +23,7 @@ from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_files
 from pipelines.stage import Stage
 from pipelines.summary import CurateSummary
-from pipelines.tables import Tables, spark_uri, table_schema
+from pipelines.tables import Tables, table_schema
 from sora_model import config as config_lib
 from sora_model.dataset.build import DatasetPlan
 from sora_model.dataset.labels import class_index, read_labels_csv
@@ -123,12 +122,10 @@ class Probe(_AfterIngest):
     writes = ("probed",)
 
     def run(self, state: CurateState) -> None:
-        # Materialized once to staging, so nothing probes a file twice.
-        probed_uri = spark_uri(storage.join(state.staging, "probed"))
-        state.spark.createDataFrame(state.new_files, FILE_SCHEMA).repartition(state.partitions(len(state.new_files))) \
-            .mapInArrow(executors.probe_partition(state.cfg.clean), from_arrow_schema(row_schemas.PROBED)) \
-            .write.mode("overwrite").parquet(probed_uri)
-        state.probed = state.spark.read.parquet(probed_uri)
+        files = state.spark.createDataFrame(state.new_files, FILE_SCHEMA)
+        state.probed, _ = executors.run_to_staging(
+            files, state.partitions(len(state.new_files)), executors.probe_partition(state.cfg.clean),
+            row_schemas.PROBED, storage.join(state.staging, "probed"))
 
 
 def _labels(cfg: CurateConfig) -> dict[str, str]:
@@ -190,14 +187,11 @@ class Decode(_AfterIngest):
             return
         parts = state.partitions(n_accepted)
         logger.info("decoding %d videos in %d tasks", n_accepted, parts)
-        decoded_uri = spark_uri(storage.join(state.staging, "decoded"))
-        job_start = time.perf_counter()
-        cleaned.accepted.repartition(parts) \
-            .mapInArrow(executors.decode_partition(plan, cfg.split), from_arrow_schema(row_schemas.DECODED)) \
-            .write.mode("overwrite").parquet(decoded_uri)
-        state.summary.decode_job_s = time.perf_counter() - job_start
-        # Results only (no frames), materialized once to staging.
-        state.decoded = state.cache(state.spark.read.parquet(decoded_uri))
+        # Results only (no frames): clips, video statuses, shard files.
+        decoded, state.summary.decode_job_s = executors.run_to_staging(
+            cleaned.accepted, parts, executors.decode_partition(plan, cfg.split), row_schemas.DECODED,
+            storage.join(state.staging, "decoded"))
+        state.decoded = state.cache(decoded)
 
 
 class WriteTables(_AfterIngest):

@@ -11,8 +11,11 @@ import time
 from collections.abc import Callable, Iterator
 
 import pyarrow as pa
+from pyspark.sql import DataFrame
+from pyspark.sql.pandas.types import from_arrow_schema
 
 from pipelines import rows as row_schemas
+from pipelines.tables import spark_uri
 from sora_model.dataset.build import DatasetPlan
 from sora_model.dataset.split import SplitConfig
 from sora_model.video.clean import CleanConfig
@@ -20,6 +23,17 @@ from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
 
 PartitionFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
+
+
+def run_to_staging(rows: DataFrame, partitions: int, fn: PartitionFn, schema: pa.Schema,
+                   uri: str) -> tuple[DataFrame, float]:
+    """Map ``fn`` over ``rows`` in ``partitions`` tasks and write the records it hands back to ``uri`` (Parquet),
+    so nothing downstream runs the executors' work twice. Returns the staged records and the job's wall seconds."""
+    start = time.perf_counter()
+    rows.repartition(partitions).mapInArrow(fn, from_arrow_schema(schema)).write.mode("overwrite") \
+        .parquet(spark_uri(uri))
+    seconds = time.perf_counter() - start
+    return rows.sparkSession.read.parquet(spark_uri(uri)), seconds
 
 
 def probe_partition(clean_cfg: CleanConfig) -> PartitionFn:

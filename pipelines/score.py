@@ -10,13 +10,12 @@ from datetime import datetime
 
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.pandas.types import from_arrow_schema
 
 from pipelines import executors
 from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_SCHEMA, VIDEO_EXTENSIONS, list_files
 from pipelines.session import SparkConfig
-from pipelines.tables import Tables, spark_uri, table_schema
+from pipelines.tables import Tables, table_schema
 from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card
 from sora_model.lake.ids import new_run_id
@@ -109,11 +108,10 @@ def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
     cores = spark.sparkContext.defaultParallelism
     parts = max(1, min(len(listing.files), cores * cfg.tasks_per_core))
     staging = tables.layout.staging(f"score-{run_id}")
-    spark.createDataFrame(listing.files, FILE_SCHEMA).repartition(parts) \
-        .mapInArrow(executors.score_partition(model_uri, decode, cfg.clean, cfg.clip, cfg.batch_size,
-                                               cfg.threads_per_task), from_arrow_schema(row_schemas.SCORED)) \
-        .write.mode("overwrite").parquet(spark_uri(staging))
-    scored = spark.read.parquet(spark_uri(staging)).cache()
+    fn = executors.score_partition(model_uri, decode, cfg.clean, cfg.clip, cfg.batch_size, cfg.threads_per_task)
+    scored, _ = executors.run_to_staging(spark.createDataFrame(listing.files, FILE_SCHEMA), parts, fn,
+                                         row_schemas.SCORED, staging)
+    scored = scored.cache()
     now = F.lit(datetime.now().astimezone()).cast("timestamp")
     preds = scored.where(F.col("kind") == "prediction").select(
         "clip_id", "video_id", "uri", "clip_index", "start_s", "end_s", "predicted_label", "predicted_label_name",

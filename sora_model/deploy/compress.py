@@ -12,6 +12,7 @@ inference anywhere ONNX Runtime does, which is also the deployable format.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 from collections.abc import Callable, Iterable, Iterator
@@ -248,6 +249,22 @@ def student_config(teacher: ModelConfig, cfg: DistillConfig) -> ModelConfig:
     return dataclasses.replace(teacher, widths=tuple(cfg.widths), embed_dim=cfg.embed_dim, heads=cfg.heads)
 
 
+@contextlib.contextmanager
+def _quiet(*logger_names: str) -> Iterator[None]:
+    """Raise other libraries' loggers to ERROR for a moment (unless the job runs --verbose): their warnings here are
+    advice for other set-ups (torchvision ops that cannot be exported, ONNX Runtime's pre-processing hint)."""
+    loggers = [logging.getLogger(name) for name in logger_names]
+    before = [lg.level for lg in loggers]
+    verbose = logging.getLogger().getEffectiveLevel() <= logging.INFO
+    for lg in loggers:
+        lg.setLevel(lg.level if verbose else logging.ERROR)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, before):
+            lg.setLevel(level)
+
+
 # --- ONNX and int8 ----------------------------------------------------------------------------------------------
 def export_onnx(model: nn.Module, path: str | Path, frames_shape: list[int]) -> None:
     """ONNX graph with input ``clips`` (uint8 [batch, T, H, W, C], batch dynamic) and output ``logits``."""
@@ -255,7 +272,7 @@ def export_onnx(model: nn.Module, path: str | Path, frames_shape: list[int]) -> 
 
     model.eval()
     example = torch.zeros((2, *frames_shape), dtype=torch.uint8)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _quiet("torch.onnx"):
         warnings.simplefilter("ignore")
         torch.onnx.export(model, (example,), str(path), dynamo=True, input_names=["clips"],
                           output_names=["logits"], external_data=False, verbose=False,
@@ -277,8 +294,9 @@ def quantize_dynamic_int8(onnx_path: str | Path, out_path: str | Path) -> None:
     """int8 weights for the MatMul/Gemm layers (linear and attention), activations quantized on the fly."""
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    quantize_dynamic(str(onnx_path), str(out_path), weight_type=QuantType.QInt8,
-                     op_types_to_quantize=["MatMul", "Gemm"])
+    with _quiet(""):  # ONNX Runtime's quantizer warns on the root logger
+        quantize_dynamic(str(onnx_path), str(out_path), weight_type=QuantType.QInt8,
+                         op_types_to_quantize=["MatMul", "Gemm"])
 
 
 def quantize_static_int8(onnx_path: str | Path, out_path: str | Path, calibration: Iterator[np.ndarray]) -> None:
@@ -294,9 +312,10 @@ def quantize_static_int8(onnx_path: str | Path, out_path: str | Path, calibratio
             batch = next(self.it, None)
             return None if batch is None else {"clips": np.ascontiguousarray(batch, dtype=np.uint8)}
 
-    quantize_static(str(onnx_path), str(out_path), _Reader(), quant_format=QuantFormat.QOperator,
-                    per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                    op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+    with _quiet(""):
+        quantize_static(str(onnx_path), str(out_path), _Reader(), quant_format=QuantFormat.QOperator,
+                        per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        op_types_to_quantize=["Conv", "MatMul", "Gemm"])
 
 
 def quantized_layer_bytes(path: str | Path) -> dict[str, int]:
