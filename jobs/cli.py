@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shutil
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -94,18 +95,38 @@ def spark_session(app_name: str):  # noqa: ANN201 - pyspark imported lazily
         "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false"}))
 
 
-def run_spark_job(spark_cfg, run: Callable[[Any], Any]) -> int:  # noqa: ANN001 - SparkConfig, lazily imported
-    """The body of a spark-submit job: build the session, ``run(spark)``, print the summary it returns.
+def java_problem() -> str | None:
+    """Why Spark could not start a JVM here, in one line with the fix, or None."""
+    if "PYSPARK_GATEWAY_PORT" in os.environ:
+        return None  # spark-submit already started one
+    home = os.environ.get("JAVA_HOME")
+    if home and not os.access(os.path.join(home, "bin", "java"), os.X_OK):
+        return f"JAVA_HOME={home} has no bin/java; point it at a Java 17+ installation"
+    if not home and shutil.which("java") is None:
+        return ("Java 17+ is needed for Spark and none is on PATH "
+                "(apt-get install openjdk-17-jre-headless, or set JAVA_HOME)")
+    return None
 
-    A user error (bad input, a wrong model id) ends with one line and exit status 2, not a traceback.
-    """
+
+def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = None) -> int:  # noqa: ANN001
+    """The body of a spark-submit job: cheap checks, then build the session, ``run(spark)`` and print the summary
+    it returns. A user error (a missing input, no Java, a wrong model id) ends with one line and exit status 2,
+    not a traceback; the checks that need no Spark come first, so they take a second, not a session start."""
     from pipelines.session import build_session
+    from sora_model.lake import storage
 
+    log = logging.getLogger("jobs")
+    problem = java_problem()
+    if problem is None and input_uri is not None and not storage.exists(input_uri):
+        problem = f"input {input_uri} does not exist"
+    if problem:
+        log.error("%s", problem)
+        return 2
     spark = build_session(spark_cfg)
     try:
         summary = run(spark)
     except (ValueError, FileNotFoundError) as e:
-        logging.getLogger("jobs").error("%s", e)
+        log.error("%s", e)
         return 2
     print(summary.render())
     return 0

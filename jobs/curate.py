@@ -17,7 +17,7 @@ def main(argv: list[str] | None = None) -> int:
     args, cfg = parse(parser, CurateConfig, argv)
     if cfg is None:
         return 0
-    return run_spark_job(cfg.spark, lambda spark: run_curate(spark, cfg, run_id=args.run_id))
+    return run_spark_job(cfg.spark, lambda spark: run_curate(spark, cfg, run_id=args.run_id), cfg.input_uri)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not cfg.input_uri:
         parser.error("--input (or input_uri=...) is required")
-    return run_spark_job(cfg.spark, lambda spark: run_score(spark, cfg))
+    return run_spark_job(cfg.spark, lambda spark: run_score(spark, cfg), cfg.input_uri)
 
 
 if __name__ == "__main__":

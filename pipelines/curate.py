@@ -109,7 +109,9 @@ def run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str | None = None
     version = (latest["version"] if latest else 0) + 1
     state = CurateState(
         spark=spark, cfg=cfg, run_id=run_id, tables=tables, layout=layout,
-        summary=CurateSummary(run_id=run_id, dataset=cfg.dataset, dataset_version=None), latest=latest,
+        summary=CurateSummary(run_id=run_id, dataset=cfg.dataset, dataset_version=None,
+                              spark_master=spark.sparkContext.master,
+                              spark_cores=spark.sparkContext.defaultParallelism), latest=latest,
         version=version, out_uri=layout.dataset_version(cfg.dataset, version), staging=layout.staging(run_id),
         cores=spark.sparkContext.defaultParallelism)
     storage.write_text(storage.join(layout.run_record(run_id), "config.yaml"), config_lib.to_yaml(cfg))

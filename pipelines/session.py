@@ -41,7 +41,8 @@ def default_ivy_dir() -> str:
 @dataclass(frozen=True, kw_only=True)
 class SparkConfig:
     master: str | None = None
-    """Spark master. None leaves it to spark-submit or the cluster; 'local[*]' runs on this machine."""
+    """Spark master when spark-submit's --master does not name one. None: spark-submit's own choice, or local[*]
+    for a job started with plain python. spark-submit's --master and --conf always win over this file."""
     app_name: str = "sora_model"
     """Application name shown in the Spark UI."""
     ivy_dir: str | None = None
@@ -132,20 +133,82 @@ def _base_conf(cfg: SparkConfig) -> dict[str, str]:
     }
 
 
+# spark-submit's flags and the Spark settings they stand for.
+_SUBMIT_FLAGS = {
+    "--master": "spark.master", "--deploy-mode": "spark.submit.deployMode", "--name": "spark.app.name",
+    "--jars": "spark.jars", "--packages": "spark.jars.packages", "--py-files": "spark.submit.pyFiles",
+    "--files": "spark.files", "--archives": "spark.archives", "--driver-memory": "spark.driver.memory",
+    "--driver-cores": "spark.driver.cores", "--executor-memory": "spark.executor.memory",
+    "--executor-cores": "spark.executor.cores", "--num-executors": "spark.executor.instances",
+    "--total-executor-cores": "spark.cores.max", "--queue": "spark.yarn.queue",
+}
+_SUBMIT_SWITCHES = ("--verbose", "-v", "--supervise")
+
+
+def submitted_settings(argv: list[str]) -> dict[str, str]:
+    """The Spark settings spark-submit's command line gave (``--master``, ``--conf k=v``, ``--driver-memory`` ...),
+    from its arguments up to the application file; what follows that file is the application's own."""
+    out: dict[str, str] = {}
+    it = iter(argv)
+    for arg in it:
+        flag, eq, inline = arg.partition("=")
+        if flag in ("--conf", "-c"):
+            key, _, value = (inline if eq else next(it, "")).partition("=")
+            out[key] = value
+        elif flag in _SUBMIT_FLAGS:
+            out[_SUBMIT_FLAGS[flag]] = inline if eq else next(it, "")
+        elif arg.startswith("--") and arg not in _SUBMIT_SWITCHES:
+            next(it, None)  # another spark-submit option with a value (--class, --properties-file, ...)
+        elif not arg.startswith("-"):
+            break  # the application file
+    return out
+
+
+def _launched_by_spark_submit() -> dict[str, str] | None:
+    """What spark-submit's command line set, or None when this Python process was not started by spark-submit."""
+    if "PYSPARK_GATEWAY_PORT" not in os.environ:
+        return None
+    from pyspark import SparkConf, SparkContext
+
+    SparkContext._ensure_initialized()  # noqa: SLF001 - attaches to spark-submit's JVM, starts nothing
+    command = SparkContext._jvm.System.getProperty("sun.java.command") or ""  # noqa: SLF001
+    words = command.split()
+    if not words or not words[0].endswith("SparkSubmit"):
+        # A driver inside the cluster (YARN or Kubernetes cluster mode): its launcher decided everything.
+        return dict(SparkConf().getAll())
+    return submitted_settings(words[1:])
+
+
+def session_settings(cfg: SparkConfig, submitted: dict[str, str] | None) -> tuple[str | None, dict[str, str]]:
+    """(master to set, settings to set) for the session: spark-submit's flags > this config > defaults.
+
+    ``submitted`` is None for a job started with plain python (nothing was decided yet: the config's master or
+    local[*]); under spark-submit a setting its command line gave is left alone, and so is the master unless
+    neither --master nor this config names one.
+    """
+    conf = {**_base_conf(cfg), **cfg.conf}
+    if submitted is None:
+        return cfg.master or "local[*]", conf
+    master = None if "spark.master" in submitted else cfg.master
+    return master, {k: v for k, v in conf.items() if k not in submitted}
+
+
 def build_session(cfg: SparkConfig):  # noqa: ANN201 - pyspark imported lazily
     """Get or create the session; raises RuntimeError with the fix when Delta's jars are missing."""
     from pyspark.sql import SparkSession
 
+    master, conf = session_settings(cfg, _launched_by_spark_submit())
     builder = SparkSession.builder.appName(cfg.app_name)
-    if cfg.master:
-        builder = builder.master(cfg.master)
-        if cfg.master.startswith("local"):
-            # Local workers must run this interpreter (the venv with decord/av), not whatever python3 is on PATH.
-            os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
-    for key, value in {**_base_conf(cfg), **cfg.conf}.items():
+    if master:
+        builder = builder.master(master)
+    if (master or "").startswith("local"):
+        # Local workers must run this interpreter (the venv with decord/av), not whatever python3 is on PATH.
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel(cfg.log_level.upper())
+    logger.info("Spark master %s, %d cores", spark.sparkContext.master, spark.sparkContext.defaultParallelism)
     try:
         # Spark puts --packages jars on the thread's context class loader, not the system one.
         jvm = spark._jvm  # noqa: SLF001

@@ -17,6 +17,10 @@ class CurateSummary:
     dataset: str
     dataset_version: int | None
     """Version registered by this run; None when nothing new was found."""
+    spark_master: str = ""
+    """The master the run ran on (spark-submit's --master, the config's, or local[*])."""
+    spark_cores: int = 0
+    """Cores Spark offered the run (its default parallelism)."""
     files_listed: int = 0
     files_ignored: int = 0
     files_already_in_lake: int = 0
@@ -49,6 +53,7 @@ class CurateSummary:
     def render(self) -> str:
         lines = [f"curate run {self.run_id} -> dataset {self.dataset!r} "
                  + (f"v{self.dataset_version}" if self.dataset_version else "(unchanged)"),
+                 f"  spark               {self.spark_master} ({self.spark_cores} cores)",
                  f"  videos found        {self.files_listed}  (+{self.files_ignored} non-video files ignored)",
                  f"  already in lake     {self.files_already_in_lake}",
                  f"  new                 {self.files_new}",

@@ -23,8 +23,10 @@ def _env() -> dict[str, str]:
 @pytest.mark.slow
 def test_spark_submit_runs_the_job_on_a_corpus_with_bad_files(corpus: Path, tmp_path: Path):
     lake = tmp_path / "lake"
-    cmd = [str(BIN / "spark-submit"), "--master", "local[2]", "jobs/curate.py", "--conf-file", "conf/local.yaml",
-           f"input_uri={corpus}", f"lake_uri={lake}", *TEST_OVERRIDES]
+    # spark-submit's --master is the user's word: it must beat whatever the YAML or the defaults say.
+    cmd = [str(BIN / "spark-submit"), "--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=3",
+           "jobs/curate.py", "--conf-file", "conf/local.yaml", f"input_uri={corpus}", f"lake_uri={lake}",
+           "spark.master=local[2]", *TEST_OVERRIDES]
     proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "dataset 'demo' v1" in proc.stdout and "duplicate_of" in proc.stdout
@@ -32,6 +34,26 @@ def test_spark_submit_runs_the_job_on_a_corpus_with_bad_files(corpus: Path, tmp_
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["files_listed"] == summary["videos_clipped"] + summary["files_rejected"]
     assert "input_uri: " + str(corpus) in (run_dir / "config.yaml").read_text()
+    assert summary["spark_master"] == "local[1]" and summary["spark_cores"] == 1
+    assert "spark               local[1] (1 cores)" in proc.stdout
+
+
+def test_a_missing_input_is_one_line_before_any_session(tmp_path: Path):
+    proc = subprocess.run([sys.executable, "jobs/curate.py", "--conf-file", "conf/local.yaml",
+                           f"input_uri={tmp_path / 'nope'}", f"lake_uri={tmp_path / 'lake'}"], cwd=ROOT, env=_env(),
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2 and f"input {tmp_path / 'nope'} does not exist" in proc.stderr
+    assert "Traceback" not in proc.stderr and "WARN" not in proc.stderr  # no JVM was started
+    assert not (tmp_path / "lake").exists()
+
+
+def test_no_java_is_one_line_that_says_what_to_install(tmp_path: Path):
+    env = {**_env(), "PATH": str(BIN), "JAVA_HOME": ""}
+    env.pop("JAVA_HOME")
+    proc = subprocess.run([sys.executable, "jobs/curate.py", "--conf-file", "conf/local.yaml",
+                           f"lake_uri={tmp_path / 'lake'}"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2 and "Java 17+ is needed" in proc.stderr and "Traceback" not in proc.stderr
 
 
 def test_help_explains_every_option():
