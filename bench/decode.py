@@ -6,7 +6,8 @@ Baseline: one process, one decoder thread, ``VideoReader.next().asnumpy()`` over
 native resolution. Pipeline: the curate stage's own code (``VideoProcessor``: clip, decode, resize/crop, sample,
 augment, write shards) with conf/local.yaml's settings, in one process (per-core work), and then as the Spark
 decode stage of the curate job run by spark-submit on local[<cores>] (divided by those cores). Frames/s counts
-each video's frames once, so both sides are charged for the same work. The ratio printed last is the Spark stage's per-core rate over the baseline.
+each video's frames once, so both sides are charged for the same work. The ratio printed last is the Spark
+stage's per-core rate over the baseline.
 """
 
 from __future__ import annotations

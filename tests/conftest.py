@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 
 from sora_model.video.synth import write_corpus
+from tests import s3_server
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +23,22 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def manifest(corpus: Path) -> dict:
     return json.loads((corpus / "manifest.json").read_text())
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - yields an S3Server
+    """A real S3-API server process on 127.0.0.1 with one bucket; this process's environment points at it (the
+    way a cluster's would: endpoint and credentials as AWS environment variables) until the session ends."""
+    from sora_model.lake import object_store
+
+    proc, endpoint = s3_server.start(tmp_path_factory.mktemp("s3"))
+    env = s3_server.environment(endpoint)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        s3_server.make_bucket(endpoint, "lake")
+        object_store.apply(object_store.ObjectStoreConfig(endpoint_url=endpoint))
+        yield s3_server.S3Server(endpoint_url=endpoint, bucket="lake")
+    finally:
+        s3_server.restore(saved)
+        s3_server.stop(proc)

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sora_model.lake import storage
+from sora_model.lake import object_store, storage
 from sora_model.lake.layout import LakeLayout
 
 
@@ -29,7 +29,8 @@ def load_dataset(lake_uri: str, name: str, version: int | None = None) -> Datase
     uri = LakeLayout.of(lake_uri).table("datasets")
     if not storage.exists(uri):
         raise ValueError(f"no datasets table at {uri}: run the curate job first")
-    rows = [r for r in DeltaTable(uri).to_pyarrow_table().to_pylist() if r["name"] == name]
+    table = DeltaTable(uri, storage_options=object_store.delta_options(uri))
+    rows = [r for r in table.to_pyarrow_table().to_pylist() if r["name"] == name]
     if not rows:
         raise ValueError(f"dataset {name!r} is not registered in {uri}")
     if version is None:

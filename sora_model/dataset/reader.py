@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from sora_model.dataset.schema import read_description
+from sora_model.dataset.shard_cache import ShardCache
 from sora_model.lake import storage
 
 logger = logging.getLogger(__name__)
@@ -43,12 +44,22 @@ class ReaderConfig:
     """Rows held for the shuffle buffer; larger mixes more across row groups."""
     seed: int = 0
     """Base seed of the per-epoch order (the trainer sets it from its own seed)."""
+    cache_dir: str | None = None
+    """Local directory for copies of shards in an object store (default: a folder in the system temp dir)."""
+    cache_max_gb: float = 32.0
+    """Most disk the shard copies may take; the least recently used are removed first."""
 
     def __post_init__(self) -> None:
+        if self.cache_max_gb <= 0:
+            raise ValueError(f"cache_max_gb must be > 0, got {self.cache_max_gb}")
         if self.batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
         if self.shuffle_buffer < 1:
             raise ValueError(f"shuffle_buffer must be >= 1, got {self.shuffle_buffer}")
+
+    def shard_cache(self) -> ShardCache:
+        """Where this reader keeps local copies of shards that live in an object store."""
+        return ShardCache(self.cache_dir, int(self.cache_max_gb * 2**30))
 
 
 @dataclass(frozen=True)
@@ -58,12 +69,14 @@ class RowGroup:
     rows: int
 
 
-def _open(uri: str) -> pq.ParquetFile:
+def _open(uri: str, cache: ShardCache | None = None) -> pq.ParquetFile:
+    """The shard at ``uri``: memory-mapped when local (or copied into ``cache``), else read remotely by ranges
+    (enough for footers)."""
     fs, path = storage.filesystem(uri)
     try:
-        if storage.is_local(uri):
+        if storage.is_local(uri) or cache is not None:
             # Memory-mapped: row groups are read straight from the page cache, one copy fewer.
-            return pq.ParquetFile(path, memory_map=True)
+            return pq.ParquetFile(cache.local(uri) if cache else path, memory_map=True)
         return pq.ParquetFile(fs.open_input_file(path))
     except FileNotFoundError as e:
         raise ShardError(f"shard {uri} is missing: {e}") from e
@@ -162,14 +175,15 @@ class EpochPlan:
 class RowGroupCache:
     """Reads row groups on demand, keeping each shard file open once; callers drop groups they are done with."""
 
-    def __init__(self, columns: list[str]) -> None:
+    def __init__(self, columns: list[str], shards: ShardCache) -> None:
         self.columns = columns
+        self.shards = shards
         self._files: dict[str, pq.ParquetFile] = {}
 
     def read(self, group: RowGroup) -> pa.Table:
         f = self._files.get(group.uri)
         if f is None:
-            f = self._files[group.uri] = _open(group.uri)
+            f = self._files[group.uri] = _open(group.uri, self.shards)
         try:
             table = f.read_row_group(group.index, columns=self.columns)
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
@@ -211,7 +225,7 @@ def iter_batches(groups: list[RowGroup], description: dict[str, Any], cfg: Reade
     last_use: dict[int, int] = {}
     for k, (g, _) in enumerate(located):
         last_use[g] = k
-    cache = RowGroupCache(["label", "aug_index", "frames"])
+    cache = RowGroupCache(["label", "aug_index", "frames"], cfg.shard_cache())
     loaded: dict[int, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]] = {}
     b = cfg.batch_size
     for start in range(0, len(located), b):
@@ -232,11 +246,11 @@ def iter_batches(groups: list[RowGroup], description: dict[str, Any], cfg: Reade
         yield {"frames": frames, "label": labels, "aug_index": augs}
 
 
-def iter_eval_batches(groups: list[RowGroup], description: dict[str, Any],
-                      batch_size: int) -> Iterator[dict[str, np.ndarray]]:
+def iter_eval_batches(groups: list[RowGroup], description: dict[str, Any], batch_size: int,
+                      shards: ShardCache | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Every row once, in storage order, for evaluation on one process (batches end at row-group ends)."""
     shape = list(description["frames"]["shape"])
-    cache = RowGroupCache(["label", "aug_index", "frames"])
+    cache = RowGroupCache(["label", "aug_index", "frames"], shards or ShardCache())
     for group in groups:
         table = cache.read(group)
         views = frames_view(table, shape)

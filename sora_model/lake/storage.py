@@ -17,8 +17,10 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
+from sora_model.lake import object_store
+
 # Hadoop names for the same stores pyarrow knows under another scheme.
-_SCHEME_ALIASES = {"s3a": "s3", "s3n": "s3", "gcs": "gs"}
+_SCHEME_ALIASES = {"gcs": "gs"}
 _READ_CHUNK = 8 << 20
 
 
@@ -48,6 +50,8 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """pyarrow filesystem and path inside it for ``uri``."""
     if is_local(uri):
         return pafs.LocalFileSystem(), normalize(uri)
+    if object_store.is_s3(uri):
+        return object_store.s3_filesystem(uri)
     parsed = urlparse(uri)
     scheme = _SCHEME_ALIASES.get(parsed.scheme, parsed.scheme)
     fs, path = pafs.FileSystem.from_uri(uri.replace(parsed.scheme + "://", scheme + "://", 1))
@@ -60,12 +64,10 @@ def open_local(uri: str) -> Iterator[str]:
     if is_local(uri):
         yield local_path(uri)
         return
-    fs, path = filesystem(uri)
-    suffix = Path(path).suffix
-    fd, tmp = tempfile.mkstemp(prefix="sora-", suffix=suffix)
+    fd, tmp = tempfile.mkstemp(prefix="sora-", suffix=Path(urlparse(uri).path).suffix)
+    os.close(fd)
     try:
-        with os.fdopen(fd, "wb") as out, fs.open_input_stream(path) as src:
-            shutil.copyfileobj(src, out, _READ_CHUNK)
+        download(uri, tmp)
         yield tmp
     finally:
         with contextlib.suppress(FileNotFoundError):
@@ -119,6 +121,21 @@ def read_bytes(uri: str) -> bytes:
         return src.read()
 
 
+def download(uri: str, local_file: str) -> None:
+    """Copy ``uri`` to a local file, streaming."""
+    fs, path = filesystem(uri)
+    with fs.open_input_stream(path) as src, open(local_file, "wb") as out:
+        shutil.copyfileobj(src, out, _READ_CHUNK)
+
+
+def upload(local_file: str, uri: str) -> None:
+    """Copy a local file to ``uri``, streaming."""
+    fs, path = filesystem(uri)
+    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    with open(local_file, "rb") as src, fs.open_output_stream(path) as out:
+        shutil.copyfileobj(src, out, _READ_CHUNK)
+
+
 def write_text(uri: str, text: str) -> None:
     write_bytes(uri, text.encode())
 
@@ -166,9 +183,10 @@ def publishing(final_uri: str, marker: str) -> Iterator[str]:
 
     Readers treat a directory as complete only when its ``marker`` file exists, so nobody ever sees half of it.
     Locally the directory is filled in place under a temporary name beside ``final_uri`` and renamed into place
-    (one atomic step). Object stores have no rename: the files are uploaded first and ``marker`` last. On an
-    exception nothing new becomes visible, and an existing directory at ``final_uri`` (an earlier attempt) is
-    replaced only once the new one is complete.
+    (an earlier attempt's directory is removed just before). Object stores have no rename: an earlier
+    attempt's marker is removed first (the directory reads as incomplete from then on), the files are uploaded,
+    files the new version does not have are removed, and ``marker`` is written last. On an exception nothing new
+    becomes visible.
     """
     if is_local(final_uri):
         final = Path(normalize(final_uri))
@@ -185,9 +203,16 @@ def publishing(final_uri: str, marker: str) -> Iterator[str]:
                 shutil.rmtree(final)
             os.replace(tmp, final)
             return
-        delete_dir(final_uri)
-        files = sorted(p for p in tmp.rglob("*") if p.is_file())
-        for p in [f for f in files if f.name != marker] + [tmp / marker]:
-            write_bytes(join(final_uri, p.relative_to(tmp).as_posix()), p.read_bytes())
+        fs, root = filesystem(final_uri)
+        marker_path = join(root, marker)
+        if fs.get_file_info(marker_path).type == pafs.FileType.File:
+            fs.delete_file(marker_path)
+        new = {p.relative_to(tmp).as_posix(): p for p in tmp.rglob("*") if p.is_file() and p.name != marker}
+        for rel, p in sorted(new.items()):
+            upload(str(p), join(final_uri, rel))
+        for path in list_files(final_uri):
+            if path.removeprefix(root + "/") not in new:
+                fs.delete_file(path)
+        write_bytes(join(final_uri, marker), (tmp / marker).read_bytes())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader
 from sora_model.dataset.catalog import DatasetVersion, load_dataset
 from sora_model.dataset.loader import ShardDataset
 from sora_model.dataset.reader import ReaderConfig, iter_eval_batches, scan_row_groups
+from sora_model.dataset.shard_cache import ShardCache
 from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card, write_card
 from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
@@ -118,15 +119,21 @@ def _set_rng_state(state: dict[str, Any]) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def _unlabelled_rows(shard_uri: str) -> int:
+    fs, path = storage.filesystem(shard_uri)
+    labels = pq.read_table(path, filesystem=fs, columns=["label"])["label"]
+    return int(pc.sum(pc.equal(labels, -1)).as_py() or 0)
+
+
 @torch.no_grad()
 def evaluate(model: nn.Module, dataset: DatasetVersion, split: str, batch_size: int, device: torch.device,
-             time_shuffle_seed: int | None = None) -> dict[str, Any]:
+             time_shuffle_seed: int | None = None, shards: ShardCache | None = None) -> dict[str, Any]:
     """Metrics on every row of ``split``; with ``time_shuffle_seed`` each clip's frames are shuffled in time."""
     groups, desc = scan_row_groups(dataset.shards.get(split, []))
     model.eval()
     preds, labels = [], []
     gen = torch.Generator().manual_seed(time_shuffle_seed) if time_shuffle_seed is not None else None
-    for batch in iter_eval_batches(groups, desc, batch_size):
+    for batch in iter_eval_batches(groups, desc, batch_size, shards):
         frames = torch.from_numpy(batch["frames"])
         if gen is not None:
             order = torch.stack([torch.randperm(frames.shape[1], generator=gen) for _ in range(frames.shape[0])])
@@ -159,8 +166,7 @@ class Trainer:
         self.train_data = ShardDataset(self.dataset.shards["train"], dataclasses.replace(cfg.reader, seed=cfg.seed),
                                        rank=rank, world_size=world_size)
         # Shards are checked (footers, schema) by ShardDataset above, before anything reads their rows.
-        unlabelled = sum(int(pc.sum(pc.equal(pq.read_table(u, columns=["label"])["label"], -1)).as_py() or 0)
-                         for u in self.dataset.shards["train"])
+        unlabelled = sum(_unlabelled_rows(u) for u in self.dataset.shards["train"])
         if unlabelled:
             raise ValueError(f"dataset {cfg.dataset!r} v{self.dataset.version} has {unlabelled} train rows without "
                              "a label (-1); give the corpus a labels CSV and curate it again")
@@ -231,7 +237,7 @@ class Trainer:
     def validate(self, time_shuffle_seed: int | None = None) -> dict[str, Any]:
         """Validation metrics (plus axis/direction accuracy when the config names reversed classes)."""
         metrics = evaluate(self.model, self.dataset, "val", self.cfg.eval_batch_size, self.device,
-                           time_shuffle_seed=time_shuffle_seed)
+                           time_shuffle_seed=time_shuffle_seed, shards=self.cfg.reader.shard_cache())
         if self.reverse is not None:
             metrics.update(direction_metrics(np.asarray(metrics["confusion_matrix"]), self.reverse))
         return metrics

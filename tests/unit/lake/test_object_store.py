@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import pytest
+
+from sora_model.lake import object_store
+
+
+@pytest.fixture
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
+    for key in object_store.ENV_KEYS:
+        monkeypatch.delenv(key, raising=False)
+    return monkeypatch
+
+
+def test_without_settings_the_store_is_aws_with_virtual_hosts(clean_env):
+    s = object_store.current()
+    assert s.endpoint_url is None and s.region == "us-east-1" and not s.path_style
+    assert object_store.delta_options("s3a://b/t") == {"AWS_REGION": "us-east-1",
+                                                       "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "true"}
+    assert object_store.delta_options("/local/table") == {}
+
+
+def test_an_endpoint_means_path_style_and_plain_http_is_allowed(clean_env):
+    object_store.apply(object_store.ObjectStoreConfig(endpoint_url="http://127.0.0.1:9000", region="eu-west-1"))
+    s = object_store.current()
+    assert (s.endpoint_url, s.region, s.path_style) == ("http://127.0.0.1:9000", "eu-west-1", True)
+    opts = object_store.delta_options("s3://b/t")
+    assert opts["AWS_ALLOW_HTTP"] == "true" and opts["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+
+
+def test_path_style_can_be_forced_either_way(clean_env):
+    object_store.apply(object_store.ObjectStoreConfig(endpoint_url="https://store.example", path_style=False))
+    assert not object_store.current().path_style and "AWS_ALLOW_HTTP" not in object_store.delta_options("s3://b")
+
+
+def test_only_s3_schemes_are_object_store_uris():
+    assert object_store.is_s3("s3a://b/k") and object_store.is_s3("s3://b") and not object_store.is_s3("/x/s3")
