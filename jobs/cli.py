@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sora_model import config as config_lib
+from sora_model.lake import object_store
 
 T = TypeVar("T")
 
@@ -59,6 +60,10 @@ def parse(parser: argparse.ArgumentParser, cls: type[T], argv: list[str] | None)
     args = parser.parse_args(argv)
     setup_logging(args.log_level, verbose=args.verbose)
     cfg = load_config(cls, args)
+    if getattr(cfg, "object_store", None) is not None:
+        # Once per job, before anything opens a file: this process, its children and (via spark.executorEnv)
+        # Spark's executors reach the same store.
+        object_store.apply(cfg.object_store)
     if args.print_config:
         print(config_lib.to_yaml(cfg), end="")
         return args, None

@@ -32,6 +32,7 @@ from sora_model.dataset.shards import ShardConfig
 from sora_model.dataset.split import SplitConfig
 from sora_model.lake import storage
 from sora_model.lake.ids import new_run_id
+from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.video.augment import AugmentConfig
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
@@ -57,6 +58,7 @@ class CurateConfig:
     tasks_per_core: int = 4
     """Spark partitions per available core for the probe and decode stages (more evens out long videos)."""
     spark: SparkConfig = field(default_factory=SparkConfig)
+    object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)

@@ -19,6 +19,7 @@ from pipelines.tables import Tables, table_schema
 from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card
 from sora_model.lake.ids import new_run_id
+from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
@@ -44,6 +45,7 @@ class ScoreConfig:
     tasks_per_core: int = 2
     """Spark partitions per available core."""
     spark: SparkConfig = field(default_factory=SparkConfig)
+    object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
     clean: CleanConfig = field(default_factory=CleanConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)

@@ -18,6 +18,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sora_model.lake import object_store
+
 logger = logging.getLogger(__name__)
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
@@ -69,9 +71,20 @@ spark.stop()
 _MANIFEST = "sora_model-jars.json"
 
 
+def hadoop_aws_package() -> str:
+    """Maven coordinate of hadoop-aws (Hadoop's s3a) matching the Hadoop that the installed pyspark ships."""
+    import pyspark
+
+    jars = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
+    if not jars:
+        raise RuntimeError(f"no hadoop-client-api jar in {Path(pyspark.__file__).parent / 'jars'}: "
+                           "is this a pyspark with Hadoop?")
+    return f"org.apache.hadoop:hadoop-aws:{jars[-1].stem.removeprefix('hadoop-client-api-')}"
+
+
 def packages() -> list[str]:
-    """Maven coordinates the project's Spark sessions need."""
-    return [delta_package()]
+    """Maven coordinates the project's Spark sessions need: Delta, and s3a for lakes in object stores."""
+    return [delta_package(), hadoop_aws_package()]
 
 
 def resolved_jars(ivy_dir: str) -> list[str] | None:
@@ -179,6 +192,19 @@ def _launched_by_spark_submit() -> dict[str, str] | None:
     return submitted_settings(words[1:])
 
 
+def _s3a_conf() -> dict[str, str]:
+    """Hadoop s3a settings from the object-store settings in force (credentials: Hadoop's default chain, which
+    reads the same AWS environment variables and instance roles)."""
+    s = object_store.current()
+    conf = {"spark.hadoop.fs.s3a.path.style.access": "true" if s.path_style else "false",
+            "spark.hadoop.fs.s3a.endpoint.region": s.region}
+    if s.endpoint_url:
+        conf["spark.hadoop.fs.s3a.endpoint"] = s.endpoint_url
+        conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = "true" if s.endpoint_url.startswith("https") \
+            else "false"
+    return conf
+
+
 def session_settings(cfg: SparkConfig, submitted: dict[str, str] | None) -> tuple[str | None, dict[str, str]]:
     """(master to set, settings to set) for the session: spark-submit's flags > this config > defaults.
 
@@ -186,7 +212,7 @@ def session_settings(cfg: SparkConfig, submitted: dict[str, str] | None) -> tupl
     local[*]); under spark-submit a setting its command line gave is left alone, and so is the master unless
     neither --master nor this config names one.
     """
-    conf = {**_base_conf(cfg), **cfg.conf}
+    conf = {**_base_conf(cfg), **_s3a_conf(), **object_store.executor_env(), **cfg.conf}
     if submitted is None:
         return cfg.master or "local[*]", conf
     master = None if "spark.master" in submitted else cfg.master

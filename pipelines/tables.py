@@ -49,8 +49,12 @@ KEYS: dict[str, tuple[str, ...]] = {
 
 
 def spark_uri(uri: str) -> str:
-    """URI for Spark/Hadoop: local paths get ``file://`` so a cluster's default FS (HDFS) is not assumed."""
-    return "file://" + storage.normalize(uri) if storage.is_local(uri) else uri
+    """URI for Spark/Hadoop: local paths get ``file://`` so a cluster's default FS (HDFS) is not assumed, and
+    S3 objects Hadoop's ``s3a://`` (Hadoop has no ``s3://`` of its own)."""
+    if storage.is_local(uri):
+        return "file://" + storage.normalize(uri)
+    scheme, sep, rest = uri.partition("://")
+    return "s3a://" + rest if scheme in ("s3", "s3n") else uri
 
 
 def table_schema(name: str) -> StructType:

@@ -25,6 +25,7 @@ import torch
 from torch import nn
 
 from sora_model.dataset.split import SPLITS, Split
+from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.train.model import ModelConfig, SoraModel
 
 logger = logging.getLogger(__name__)
@@ -92,6 +93,7 @@ class CompressConfig:
     """Share of conv channels removed by structured pruning (variant pruned-channels-<share>)."""
     finetune: FinetuneConfig = field(default_factory=FinetuneConfig)
     distill: DistillConfig = field(default_factory=DistillConfig)
+    object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
     calibration_clips: int = 256
     """Train clips the static int8 quantizer calibrates activation ranges on."""
     eval_split: Split = "test"

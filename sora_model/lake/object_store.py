@@ -108,3 +108,9 @@ def delta_options(uri: str) -> dict[str, str]:
         if s.endpoint_url.startswith("http://"):
             opts["AWS_ALLOW_HTTP"] = "true"
     return opts
+
+
+def executor_env() -> dict[str, str]:
+    """Spark settings that give executors this process's object-store settings (never credentials: executors get
+    those from their own environment or provider chain)."""
+    return {f"spark.executorEnv.{key}": os.environ[key] for key in ENV_KEYS if os.environ.get(key)}

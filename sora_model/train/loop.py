@@ -34,6 +34,7 @@ from sora_model.dataset.shard_cache import ShardCache
 from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card, write_card
 from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
+from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.train.metrics import classification_metrics, confusion_matrix, direction_metrics
 from sora_model.train.model import ModelConfig, SoraModel
 from sora_model.train.symmetries import LabelSymmetries, SymmetryConfig, label_permutation
@@ -83,6 +84,7 @@ class TrainConfig:
     reader: ReaderConfig = field(default_factory=lambda: ReaderConfig(batch_size=16))
     optim: OptimConfig = field(default_factory=OptimConfig)
     symmetries: SymmetryConfig = field(default_factory=SymmetryConfig)
+    object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.num_workers < 0 or self.eval_batch_size < 1 or self.log_every_steps < 1:

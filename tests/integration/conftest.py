@@ -24,7 +24,9 @@ TEST_OVERRIDES = [
 
 
 @pytest.fixture(scope="session")
-def spark():
+def spark(s3):
+    # Started after the S3 server: its JVM and Python workers inherit the store's endpoint and credentials from
+    # the environment, as a cluster's executors would.
     session = build_session(SparkConfig(master="local[2]", app_name="sora_model-tests", conf={
         "spark.ui.enabled": "false", "spark.ui.showConsoleProgress": "false",
         "spark.sql.shuffle.partitions": "4", "spark.default.parallelism": "2",

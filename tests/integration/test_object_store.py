@@ -185,3 +185,36 @@ def test_training_checkpoints_to_and_resumes_from_a_lake_in_the_bucket(s3, tmp_p
     steps = [json.loads(line)["step"] for line in storage.read_text(resumed.step_log).splitlines()]
     assert steps == list(range(1, 3 * first.steps_per_epoch + 1))
     assert not list(Path(tmp_path).glob("**/.tmp-*"))  # nothing left half-published on the local side
+    # Credentials came from the environment; nothing in the lake may carry them.
+    from tests.s3_server import CREDENTIALS
+
+    for path in storage.list_files(lake):
+        data = storage.read_bytes("s3://" + path)
+        assert not any(secret.encode() in data for secret in CREDENTIALS.values()), path
+
+
+@pytest.mark.slow
+def test_curate_reads_the_corpus_from_and_writes_the_lake_to_the_bucket(spark, s3, corpus: Path, curated):
+    from deltalake import DeltaTable
+
+    from tests.integration.conftest import run
+
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        storage.upload(str(path), s3.uri("corpus", path.relative_to(corpus).as_posix()))
+    lake = s3.uri("curated", scheme="s3a")
+    summary = run(spark, s3.uri("corpus", scheme="s3a"), lake)
+    local = curated["summary"]
+    for field in ("files_listed", "files_ignored", "videos_clipped", "files_rejected", "rejects_by_reason",
+                  "clips_new", "rows_new_per_split", "cuts_found"):
+        assert getattr(summary, field) == getattr(local, field), field
+    layout = LakeLayout.of(lake)
+    videos = DeltaTable(layout.table("videos"), storage_options=object_store.delta_options(lake)).to_pyarrow_table()
+    assert videos.num_rows == summary.videos_clipped
+    assert all(uri.startswith("s3a://lake/corpus/") for uri in videos.column("uri").to_pylist())
+    from sora_model.dataset.catalog import load_dataset
+
+    shards = [u for uris in load_dataset(lake, "demo").shards.values() for u in uris]
+    assert shards and all(u.startswith("s3a://lake/curated/datasets/demo/v1/") and storage.is_file(u) for u in shards)
+    assert not storage.exists(layout.staging(summary.run_id))
+    again = run(spark, s3.uri("corpus", scheme="s3a"), lake)
+    assert again.dataset_version is None and again.files_already_in_lake == summary.files_listed

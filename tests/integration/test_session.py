@@ -30,3 +30,25 @@ def test_the_config_names_the_master_when_spark_submit_did_not():
 def test_plain_python_runs_locally_unless_the_config_says_otherwise():
     assert session_settings(SparkConfig(), None)[0] == "local[*]"
     assert session_settings(SparkConfig(master="spark://h:7077"), None)[0] == "spark://h:7077"
+
+
+def test_object_store_settings_reach_the_executors_but_credentials_do_not(monkeypatch):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9000")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "not-for-spark-conf")
+    _, conf = session_settings(SparkConfig(), None)
+    assert conf["spark.executorEnv.AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000"
+    assert not any("not-for-spark-conf" in v for v in conf.values())
+
+
+def test_a_job_applies_its_object_store_section_before_it_runs(monkeypatch):
+    from jobs.cli import parse, parser_for
+    from sora_model.train.loop import TrainConfig
+
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "placeholder")  # restored after the test
+    monkeypatch.setenv("AWS_REGION", "placeholder")
+    _, cfg = parse(parser_for(TrainConfig, "", "t"), TrainConfig,
+                   ["object_store.endpoint_url=http://127.0.0.1:9000", "object_store.region=eu-west-1"])
+    import os
+
+    assert cfg.object_store.endpoint_url == "http://127.0.0.1:9000"
+    assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000" and os.environ["AWS_REGION"] == "eu-west-1"
