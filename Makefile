@@ -40,8 +40,10 @@ bench: $(STAMP)
 	$(BIN)/python bench/loader.py
 
 # A zip of the importable packages for clusters: spark-submit --py-files dist/sora_model.zip ...
-dist:
-	mkdir -p dist && rm -f dist/sora_model.zip && zip -qr dist/sora_model.zip sora_model pipelines jobs -x '*__pycache__*'
+DIST ?= dist
+dist: $(STAMP)
+	mkdir -p $(DIST) && rm -f $(DIST)/sora_model.zip
+	$(BIN)/python -m jobs.dist --out $(DIST)/sora_model.zip
 
 clean:
 	rm -rf $(LAKE) dist build *.egg-info .pytest_cache

@@ -73,12 +73,13 @@ _MANIFEST = "sora_model-jars.json"
 
 def hadoop_aws_package() -> str:
     """Maven coordinate of hadoop-aws (Hadoop's s3a) matching the Hadoop that the installed pyspark ships."""
-    import pyspark
+    from pyspark.find_spark_home import _find_spark_home
 
-    jars = sorted((Path(pyspark.__file__).parent / "jars").glob("hadoop-client-api-*.jar"))
+    # SPARK_HOME, not pyspark.__file__: under spark-submit pyspark is imported from a zip inside Spark's home.
+    jars_dir = Path(_find_spark_home()) / "jars"
+    jars = sorted(jars_dir.glob("hadoop-client-api-*.jar"))
     if not jars:
-        raise RuntimeError(f"no hadoop-client-api jar in {Path(pyspark.__file__).parent / 'jars'}: "
-                           "is this a pyspark with Hadoop?")
+        raise RuntimeError(f"no hadoop-client-api jar in {jars_dir}: is this a Spark built with Hadoop?")
     return f"org.apache.hadoop:hadoop-aws:{jars[-1].stem.removeprefix('hadoop-client-api-')}"
 
 
@@ -216,7 +217,14 @@ def session_settings(cfg: SparkConfig, submitted: dict[str, str] | None) -> tupl
     if submitted is None:
         return cfg.master or "local[*]", conf
     master = None if "spark.master" in submitted else cfg.master
-    return master, {k: v for k, v in conf.items() if k not in submitted}
+    conf = {k: v for k, v in conf.items() if k not in submitted}
+    shipped = [f for f in submitted.get("spark.submit.pyFiles", "").split(",") if f]
+    if shipped and "spark.executorEnv.PYTHONPATH" not in submitted:
+        # Spark puts --py-files on its own Python workers' sys.path, not in their environment, so processes they
+        # start (TorchDistributor's torchrun ranks) could not import the project. Each file lands in the
+        # executor's working directory, which is where those processes start.
+        conf["spark.executorEnv.PYTHONPATH"] = os.pathsep.join(os.path.basename(f) for f in shipped)
+    return master, conf
 
 
 def build_session(cfg: SparkConfig):  # noqa: ANN201 - pyspark imported lazily

@@ -52,3 +52,11 @@ def test_a_job_applies_its_object_store_section_before_it_runs(monkeypatch):
 
     assert cfg.object_store.endpoint_url == "http://127.0.0.1:9000"
     assert os.environ["AWS_ENDPOINT_URL"] == "http://127.0.0.1:9000" and os.environ["AWS_REGION"] == "eu-west-1"
+
+
+def test_archives_shipped_with_py_files_are_importable_by_processes_executors_start():
+    _, conf = session_settings(SparkConfig(), {"spark.master": "spark://h:7077",
+                                               "spark.submit.pyFiles": "/tmp/dist/sora_model.zip,deps.zip"})
+    assert conf["spark.executorEnv.PYTHONPATH"] == "sora_model.zip:deps.zip"
+    _, conf = session_settings(SparkConfig(), {"spark.submit.pyFiles": "a.zip", "spark.executorEnv.PYTHONPATH": "x"})
+    assert "spark.executorEnv.PYTHONPATH" not in conf  # the user's own setting stands

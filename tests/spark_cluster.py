@@ -1,0 +1,111 @@
+"""A real Spark standalone cluster on 127.0.0.1 for the cluster tests: one master and two workers started with
+``bin/spark-class`` from the pip-installed pyspark (which has no sbin scripts), each worker with its own work and
+scratch directories, all stopped at the end.
+
+Executors run ``worker_python``: an interpreter that sees the venv's third-party packages (torch, decord, PyAV,
+pyarrow: what a cluster image or a packed environment provides) but not the project itself, so the jobs can only
+import sora_model from the archive spark-submit ships (``--py-files``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import site
+import subprocess
+import sys
+import time
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tests.s3_server import _free_port
+
+
+@dataclass
+class Cluster:
+    master_url: str
+    master_ui: str
+    worker_uis: list[str]
+    worker_python: str
+    scratch: Path
+    procs: list[subprocess.Popen] = field(default_factory=list)
+
+    def state(self) -> dict:
+        return json.loads(urllib.request.urlopen(f"{self.master_ui}/json", timeout=10).read())
+
+    def worker_state(self, i: int) -> dict:
+        return json.loads(urllib.request.urlopen(f"{self.worker_uis[i]}/json", timeout=10).read())
+
+
+def worker_env_python(root: Path) -> str:
+    """A fresh venv whose site-packages point at this venv's packages, without the project's editable install
+    (a path line in a .pth file adds the folder; the .pth files inside it, like the editable finder, never run)."""
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(root)], check=True)
+    py = root / "bin" / "python"
+    inner = subprocess.run([str(py), "-c", "import site; print(site.getsitepackages()[0])"], check=True,
+                           capture_output=True, text=True).stdout.strip()
+    Path(inner, "third_party.pth").write_text(site.getsitepackages()[0] + "\n")
+    return str(py)
+
+
+def _spark_class() -> str:
+    import pyspark
+
+    return str(Path(pyspark.__file__).parent / "bin" / "spark-class")
+
+
+def _wait(check, what: str, timeout_s: float = 120) -> None:  # noqa: ANN001
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except OSError:
+            pass
+        time.sleep(0.5)
+    raise RuntimeError(f"{what} not ready within {timeout_s:.0f} s")
+
+
+def start(scratch: Path, workers: int = 2, env: dict[str, str] | None = None) -> Cluster:
+    import pyspark
+
+    base = {**os.environ, **(env or {}), "SPARK_HOME": str(Path(pyspark.__file__).parent),
+            "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1"}
+    base.pop("PYTHONPATH", None)
+    port, ui = _free_port(), _free_port()
+    cluster = Cluster(master_url=f"spark://127.0.0.1:{port}", master_ui=f"http://127.0.0.1:{ui}", worker_uis=[],
+                      worker_python=worker_env_python(scratch / "worker-env"), scratch=scratch)
+    logs = scratch / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    try:
+        cluster.procs.append(subprocess.Popen(
+            [_spark_class(), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
+             "--webui-port", str(ui)], env=base, stdout=open(logs / "master.log", "wb"), stderr=subprocess.STDOUT))
+        _wait(lambda: cluster.state()["status"] == "ALIVE", "Spark master")
+        for i in range(workers):
+            work = scratch / f"worker-{i}"
+            (work / "local").mkdir(parents=True)
+            wui = _free_port()
+            cluster.worker_uis.append(f"http://127.0.0.1:{wui}")
+            cluster.procs.append(subprocess.Popen(
+                [_spark_class(), "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1",
+                 "--memory", "3g", "--work-dir", str(work / "work"), "--webui-port", str(wui), cluster.master_url],
+                env={**base, "SPARK_LOCAL_DIRS": str(work / "local"), "PYSPARK_PYTHON": cluster.worker_python},
+                stdout=open(logs / f"worker-{i}.log", "wb"), stderr=subprocess.STDOUT))
+        _wait(lambda: sum(w["state"] == "ALIVE" for w in cluster.state()["workers"]) == workers, "Spark workers")
+    except BaseException:
+        stop(cluster)
+        raise
+    return cluster
+
+
+def stop(cluster: Cluster) -> None:
+    for proc in reversed(cluster.procs):
+        proc.terminate()
+    for proc in cluster.procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=10)
