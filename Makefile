@@ -38,6 +38,7 @@ test: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/loader.py
+	$(BIN)/python bench/object_store.py
 
 # A zip of the importable packages for clusters: spark-submit --py-files dist/sora_model.zip ...
 DIST ?= dist

@@ -127,7 +127,11 @@ def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = 
     if problem:
         log.error("%s", problem)
         return 2
-    spark = build_session(spark_cfg)
+    try:
+        spark = build_session(spark_cfg)
+    except RuntimeError as e:  # Delta's jars missing, or executors without the project: the message says the fix
+        log.error("%s", e)
+        return 2
     try:
         summary = run(spark)
     except (ValueError, FileNotFoundError) as e:

@@ -253,7 +253,23 @@ def build_session(cfg: SparkConfig):  # noqa: ANN201 - pyspark imported lazily
             f"--packages {delta_package()} (or run `make setup` once, which writes spark-defaults.conf into the "
             "venv's Spark)."
         ) from e
+    if not spark.sparkContext.master.startswith("local"):
+        _check_executors_import_the_project(spark)
     return spark
+
+
+def _check_executors_import_the_project(spark) -> None:  # noqa: ANN001
+    """One task per core that only asks whether the project imports there, so a cluster without it fails in a
+    second with the fix, not after four task attempts with a JVM and a Python traceback."""
+    cores = max(1, spark.sparkContext.defaultParallelism)
+    # A lambda over builtins only: cloudpickle sends it by value, so it runs even where nothing of ours imports.
+    probe = spark.sparkContext.parallelize(range(cores), cores).map(
+        lambda _: __import__("importlib.util").util.find_spec("sora_model") is not None)
+    missing = probe.filter(lambda ok: not ok).count()
+    if missing:
+        raise RuntimeError(
+            f"executors cannot import sora_model ({missing} of {cores} tasks): ship the project with "
+            "`make dist` and spark-submit --py-files dist/sora_model.zip, or install it in the executors' Python")
 
 
 LOG4J2 = """# Written by sora_model: Spark logs warnings and errors only.

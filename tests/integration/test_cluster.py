@@ -64,6 +64,15 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
         storage.upload(str(path), s3.uri("cluster", "new", path.relative_to(tmp_path / "new").as_posix()))
     lake = s3.uri("cluster", "lake", scheme="s3a")
 
+    # Without the archive the executors cannot import the project: one line with the fix, before any work.
+    bare = subprocess.run([str(BIN / "spark-submit"), "--master", cluster.master_url, "--conf",
+                           f"spark.pyspark.python={cluster.worker_python}", "jobs/curate.py", "--conf-file",
+                           "conf/local.yaml", f"input_uri={s3.uri('cluster', 'raw', scheme='s3a')}",
+                           f"lake_uri={lake}"], cwd=ROOT, env={**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable},
+                          capture_output=True, text=True, timeout=300)
+    assert bare.returncode == 2 and "executors cannot import sora_model" in bare.stdout + bare.stderr
+    assert "Traceback" not in bare.stdout + bare.stderr and not storage.exists(lake)
+
     curate = _submit(cluster, archive, "jobs/curate.py", "--conf-file", "conf/local.yaml",
                      f"input_uri={s3.uri('cluster', 'raw', scheme='s3a')}", f"lake_uri={lake}", *TEST_OVERRIDES)
     assert f"spark               {cluster.master_url} (2 cores)" in curate.stdout
@@ -83,7 +92,7 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
 
     # The work ran on the executors of both workers, for every Spark job (curate, train, score).
     apps = cluster.state()["completedapps"]
-    assert sorted(a["name"] for a in apps) == ["sora_model", "sora_model", "sora_model-train"]
+    assert sorted(a["name"] for a in apps) == ["sora_model", "sora_model", "sora_model", "sora_model-train"]
     for i in range(2):
         ran = {e["appid"] for e in cluster.worker_state(i)["finishedexecutors"]}
         assert {a["id"] for a in apps} <= ran, (i, ran)
@@ -105,7 +114,9 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
                                                         "summary.json")))
     assert summary["spark_master"] == cluster.master_url and tables["videos"].num_rows == summary["videos_clipped"]
     assert _checkout_state() == repo_before
-    # Credentials reached the jobs through the environment only.
+    # Credentials reached the jobs through the environment only: not in their output, not in the lake.
+    for proc in (curate, train, compress, score):
+        assert not any(secret in proc.stdout + proc.stderr for secret in CREDENTIALS.values())
     for path in storage.list_files(s3.uri("cluster", "lake")):
         data = storage.read_bytes("s3://" + path)
         assert not any(secret.encode() in data for secret in CREDENTIALS.values()), path
