@@ -12,7 +12,7 @@ export PYSPARK_PYTHON := $(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(BIN)/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test bench setup clean dist
+.PHONY: demo test bench setup clean dist dist-env
 
 setup: $(STAMP)
 
@@ -45,6 +45,17 @@ DIST ?= dist
 dist: $(STAMP)
 	mkdir -p $(DIST) && rm -f $(DIST)/sora_model.zip
 	$(BIN)/python -m jobs.dist --out $(DIST)/sora_model.zip
+
+# The executors' Python for clusters without an image of their own (decord, PyAV, torch and the rest of
+# requirements.txt in a relocatable venv): spark-submit --archives dist/env.tar.gz#env
+#   --conf spark.pyspark.python=./env/bin/python --py-files dist/sora_model.zip ...
+dist-env:
+	rm -rf $(DIST)/env-venv $(DIST)/env.tar.gz && mkdir -p $(DIST)
+	$(PYTHON) -m venv --copies $(DIST)/env-venv
+	$(DIST)/env-venv/bin/python -m pip install -q --upgrade pip
+	$(DIST)/env-venv/bin/python -m pip install -q -r requirements.txt venv-pack==0.2.0
+	$(DIST)/env-venv/bin/venv-pack -q -p $(DIST)/env-venv -o $(DIST)/env.tar.gz
+	rm -rf $(DIST)/env-venv
 
 clean:
 	rm -rf $(LAKE) dist build *.egg-info .pytest_cache

@@ -3,7 +3,8 @@
 Checkpoints go to ``<lake>/models/<run_id>/epoch-<n>/`` (rank 0): ``model.pt`` (a state_dict, loadable with
 ``torch.load(weights_only=True)``), ``train_state.pt`` (optimizer, scheduler, RNG and reader state) and
 the model card ``meta.json``, published with ``storage.publishing`` (the card appears last), so a half-written
-checkpoint is never picked up by ``resume``. Every optimizer step's loss is appended to ``steps.jsonl``.
+checkpoint is never picked up by ``resume``. Every optimizer step's loss goes to ``steps.jsonl``, written once
+per epoch just before the checkpoint.
 """
 
 from __future__ import annotations
@@ -186,6 +187,7 @@ class Trainer:
         self.step = 0
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
+        self._step_lines: list[str] = []
 
     # --- checkpoints -------------------------------------------------------------------------------------------
     def resume(self) -> bool:
@@ -256,7 +258,13 @@ class Trainer:
 
     # --- loop ----------------------------------------------------------------------------------------------------
     def _log_step(self, epoch: int, loss: float) -> None:
-        storage.append_text(self.step_log, json.dumps({"step": self.step, "epoch": epoch, "loss": loss}) + "\n")
+        self._step_lines.append(json.dumps({"step": self.step, "epoch": epoch, "loss": loss}) + "\n")
+
+    def _flush_step_log(self) -> None:
+        # Once per epoch, before the checkpoint: an object store has no append, so every write rewrites the file.
+        if self._step_lines:
+            storage.append_text(self.step_log, "".join(self._step_lines))
+            self._step_lines = []
 
     def fit(self) -> list[dict[str, Any]]:
         """Train the remaining epochs; returns one record per epoch (validation metrics, throughput)."""
@@ -303,6 +311,7 @@ class Trainer:
             if self.rank == 0:
                 record["val"] = self.validate()
                 self.history.append(record)
+                self._flush_step_log()
                 path = self._save(epoch + 1, record)
                 logger.info("epoch %d: val accuracy %.3f macro F1 %.3f (%d clips), %.1f samples/s, checkpoint %s",
                             epoch + 1, record["val"]["accuracy"], record["val"]["macro_f1"],
