@@ -197,9 +197,9 @@ class Trainer:
             return False
         ckpt = found[-1]
         with storage.open_local_dir(ckpt) as local:
-            self.model.load_state_dict(torch.load(os.path.join(local, "model.pt"), map_location=self.device,
-                                                  weights_only=True))
-            state = torch.load(os.path.join(local, "train_state.pt"), map_location="cpu", weights_only=True)
+            weights_path, state_path = os.path.join(local, "model.pt"), os.path.join(local, "train_state.pt")
+            self.model.load_state_dict(torch.load(weights_path, map_location=self.device, weights_only=True))
+            state = torch.load(state_path, map_location="cpu", weights_only=True)
         self.optimizer.load_state_dict(state["optimizer"])
         self.scheduler.load_state_dict(state["scheduler"])
         self.train_data.load_state_dict(state["reader"])
