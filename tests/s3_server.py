@@ -25,14 +25,14 @@ class S3Server:
         return "/".join([f"{scheme}://{self.bucket}", *parts])
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
 def start(log_dir: Path) -> tuple[subprocess.Popen, str]:
-    port = _free_port()
+    port = free_port()
     server = Path(sys.executable).parent / "moto_server"
     log = open(log_dir / "moto_server.log", "wb")  # noqa: SIM115 - closed with the process
     proc = subprocess.Popen([str(server), "-H", "127.0.0.1", "-p", str(port)], stdout=log, stderr=subprocess.STDOUT)

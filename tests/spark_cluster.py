@@ -19,7 +19,7 @@ import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.s3_server import _free_port
+from tests.s3_server import free_port
 
 
 @dataclass
@@ -73,7 +73,7 @@ def start(scratch: Path, workers: int = 2, env: dict[str, str] | None = None) ->
     base = {**os.environ, **(env or {}), "SPARK_HOME": str(Path(pyspark.__file__).parent),
             "SPARK_LOCAL_IP": "127.0.0.1", "SPARK_NO_DAEMONIZE": "1"}
     base.pop("PYTHONPATH", None)
-    port, ui = _free_port(), _free_port()
+    port, ui = free_port(), free_port()
     cluster = Cluster(master_url=f"spark://127.0.0.1:{port}", master_ui=f"http://127.0.0.1:{ui}", worker_uis=[],
                       worker_python=worker_env_python(scratch / "worker-env"), scratch=scratch)
     logs = scratch / "logs"
@@ -86,7 +86,7 @@ def start(scratch: Path, workers: int = 2, env: dict[str, str] | None = None) ->
         for i in range(workers):
             work = scratch / f"worker-{i}"
             (work / "local").mkdir(parents=True)
-            wui = _free_port()
+            wui = free_port()
             cluster.worker_uis.append(f"http://127.0.0.1:{wui}")
             cluster.procs.append(subprocess.Popen(
                 [_spark_class(), "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1",

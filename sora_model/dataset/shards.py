@@ -53,7 +53,7 @@ class ShardFile:
 class _OpenShard:
     def __init__(self, uri: str, schema: pa.Schema, compression: str) -> None:
         fs, path = storage.filesystem(uri)
-        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        storage.make_parent(fs, path)
         self.uri = uri
         self.stream = fs.open_output_stream(path)
         small = ["clip_id", "video_id", "label", "label_name", "split", "aug_index"]

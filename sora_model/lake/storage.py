@@ -110,7 +110,7 @@ def exists(uri: str) -> bool:
 
 def write_bytes(uri: str, data: bytes) -> None:
     fs, path = filesystem(uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    make_parent(fs, path)
     with fs.open_output_stream(path) as out:
         out.write(data)
 
@@ -119,6 +119,13 @@ def read_bytes(uri: str) -> bytes:
     fs, path = filesystem(uri)
     with fs.open_input_stream(path) as src:
         return src.read()
+
+
+def make_parent(fs: pafs.FileSystem, path: str) -> None:
+    """Create the folder a file is about to be written into. Only local disks need it: object stores have no
+    folders, and creating them there costs a request per level for marker objects nobody reads."""
+    if isinstance(fs, pafs.LocalFileSystem):
+        fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
 
 
 def download(uri: str, local_file: str) -> None:
@@ -131,7 +138,7 @@ def download(uri: str, local_file: str) -> None:
 def upload(local_file: str, uri: str) -> None:
     """Copy a local file to ``uri``, streaming."""
     fs, path = filesystem(uri)
-    fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+    make_parent(fs, path)
     with open(local_file, "rb") as src, fs.open_output_stream(path) as out:
         shutil.copyfileobj(src, out, _READ_CHUNK)
 
