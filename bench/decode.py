@@ -61,8 +61,11 @@ def bare_decord_parallel(paths: list[str], procs: int) -> tuple[int, float]:
     return sum(r[0] for r in results), wall * procs
 
 
-def stage_in_process(paths: list[str], cfg: dict, out: str) -> tuple[int, float]:
-    """The curate decode stage's own code (``VideoProcessor``) over every file, in this process."""
+def stage_in_process(paths: list[str], cfg: dict, out: str, isolate: bool | None = None) -> tuple[int, float]:
+    """The curate decode stage's own code (``VideoProcessor``) over every file, in this process (the decoders in
+    its decoding child process unless ``isolate`` is False)."""
+    import dataclasses
+
     from sora_model.dataset.split import SplitConfig, assign_split
 
     section = {name: config_lib.build(cls, cfg.get(name)) for name, cls in
@@ -73,8 +76,9 @@ def stage_in_process(paths: list[str], cfg: dict, out: str) -> tuple[int, float]
         probed = probe_video(path, CleanConfig())
         videos.append({"uri": path, "label": 0, "label_name": "x", **probed.columns(),
                        "split": assign_split(probed.video_id, section["split"])})
+    decode = section["decode"] if isolate is None else dataclasses.replace(section["decode"], isolate=isolate)
     plan = DatasetPlan(name="bench", version=1, out_uri=out, classes=("x",), clip=section["clip"],
-                       decode=section["decode"], augment=section["augment"], shard=section["shard"])
+                       decode=decode, augment=section["augment"], shard=section["shard"])
     proc = VideoProcessor(plan, "bench")
     frames, start = 0, time.perf_counter()
     for video in videos:
@@ -125,6 +129,15 @@ def main() -> int:
         proc_fps = frames / secs
         print(f"curate decode stage, in process (1 core):  {proc_fps:8.0f} frames/s   "
               f"ratio {proc_fps / base_fps:.2f}")
+        # Containment overhead: the same stage with the decoders in this process and in the decoding child,
+        # alternated and best-of-2 so page cache and clock drift charge both sides alike.
+        best = {True: 0.0, False: 0.0}
+        for _ in range(2):
+            for isolate in (False, True):
+                f, s = stage_in_process(paths, cfg, os.path.join(tmp, f"shards-{isolate}"), isolate=isolate)
+                best[isolate] = max(best[isolate], f / s)
+        print(f"  decoders in process / in a child:        {best[False]:8.0f} / {best[True]:.0f} frames/s   "
+              f"containment overhead {100 * (1 - best[True] / best[False]):.1f} %")
         if args.no_spark:
             print(f"ratio (in-process stage / bare decord): {proc_fps / base_fps:.2f}")
             return 0

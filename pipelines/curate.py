@@ -1,7 +1,7 @@
 """Curate: a folder of videos -> Delta tables (videos, rejects, clips, datasets) + Parquet shards.
 
 Plan of one run (the stages are listed in ``curate_stages.STAGES``):
-  ingest    list files (driver, names only); drop those the lake already accounts for (same uri, size, mtime)
+  ingest    list every entry (driver, names only); drop those the lake already accounts for (same uri, size, mtime)
   probe     executors hash and probe each new file and apply the per-file gate -> staging Parquet (runs once)
   clean     exact duplicates by sha256 (in this run and against the lake); labels joined
   decode    executors clip, decode, augment and write shards per task attempt -> staging Parquet (runs once)
@@ -22,7 +22,7 @@ from typing import Any
 from pyspark.sql import SparkSession
 
 from pipelines.curate_stages import STAGES, CurateState, latest_dataset
-from pipelines.ingest import VIDEO_EXTENSIONS
+from pipelines.ingest import ListingConfig
 from pipelines.session import SparkConfig
 from pipelines.stage import check_plan, run_stages
 from pipelines.summary import CurateSummary
@@ -53,8 +53,9 @@ class CurateConfig:
     labels_csv: str | None = None
     """CSV with columns path,label_name (paths relative to input_uri). Default: input_uri/labels.csv if present;
     without labels every clip gets label -1."""
-    extensions: tuple[str, ...] = VIDEO_EXTENSIONS
-    """File name endings that count as videos; other files are counted as ignored."""
+    listing: ListingConfig = field(default_factory=ListingConfig)
+    """Which entries under the input are not corpus files (counted as ignored), and the listing's time cap.
+    Every other file is probed: what is a video is decided by content, whatever its name ends with."""
     tasks_per_core: int = 4
     """Spark partitions per available core for the probe and decode stages (more evens out long videos)."""
     spark: SparkConfig = field(default_factory=SparkConfig)
@@ -71,8 +72,6 @@ class CurateConfig:
             raise ValueError(f"dataset must be letters, digits, '-' or '_', got {self.dataset!r}")
         if self.tasks_per_core < 1:
             raise ValueError(f"tasks_per_core must be >= 1, got {self.tasks_per_core}")
-        if not self.extensions:
-            raise ValueError("extensions must not be empty")
 
     def build_settings(self) -> dict[str, Any]:
         """Settings that decide a dataset's content; every version of a dataset must share them."""

@@ -20,7 +20,7 @@ from pyspark.sql.window import Window
 
 from pipelines import executors
 from pipelines import rows as row_schemas
-from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_files
+from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_corpus
 from pipelines.stage import Stage
 from pipelines.summary import CurateSummary
 from pipelines.tables import Tables, table_schema
@@ -102,14 +102,17 @@ class Ingest(Stage):
 
     def run(self, state: CurateState) -> None:
         tables, cfg, s = state.tables, state.cfg, state.summary
-        listing = list_files(state.spark, cfg.input_uri, cfg.extensions)
-        s.files_listed, s.files_ignored = len(listing.files), listing.ignored
+        listing = list_corpus(cfg.input_uri, cfg.listing)
+        labels_uri = storage.normalize(cfg.labels_csv) if cfg.labels_csv else None
+        listed = [f for f in listing.files if f[0] != labels_uri]  # the labels file, wherever it is
+        s.files_listed, s.links_skipped = len(listed), listing.links_skipped
+        s.files_ignored = listing.ignored + len(listing.files) - len(listed)
         # "Done" means in a registered version: videos of a run that crashed before registering are redone.
         in_dataset = tables.read("clips").where(
             (F.col("dataset") == cfg.dataset) & (F.col("dataset_version") < state.version)).select("video_id")
         done_videos = tables.read("videos").join(in_dataset.distinct(), "video_id")
         done = tables.read("rejects").select(*FILE_KEY).unionByName(done_videos.select(*FILE_KEY)).distinct()
-        files = state.spark.createDataFrame(listing.files, FILE_SCHEMA)
+        files = state.spark.createDataFrame(listed, FILE_SCHEMA)
         state.new_files = files.join(done, FILE_KEY, "left_anti").collect()
         state.done_videos = done_videos
         s.files_new = len(state.new_files)

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from pipelines import executors
 from pipelines import rows as row_schemas
-from pipelines.ingest import FILE_SCHEMA, VIDEO_EXTENSIONS, list_files
+from pipelines.ingest import FILE_SCHEMA, ListingConfig, list_corpus
 from pipelines.session import SparkConfig
 from pipelines.tables import Tables, table_schema
 from sora_model.lake import storage
@@ -36,8 +36,8 @@ class ScoreConfig:
     """Folder or object-store prefix of new videos (listed recursively)."""
     lake_uri: str = "lake"
     """Lake receiving the predictions and rejects tables (and holding the models table for ids)."""
-    extensions: tuple[str, ...] = VIDEO_EXTENSIONS
-    """File name endings that count as videos."""
+    listing: ListingConfig = field(default_factory=ListingConfig)
+    """What under the input is not scored (ignore list) and how long listing may take."""
     batch_size: int = 32
     """Clips per model call."""
     threads_per_task: int = 1
@@ -103,7 +103,7 @@ def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
     decode = cfg.decode.with_frames_shape(card.frames_shape)
     run_id = new_run_id()
     summary = ScoreSummary(run_id=run_id, model_id=card.model_id)
-    listing = list_files(spark, cfg.input_uri, cfg.extensions)
+    listing = list_corpus(cfg.input_uri, cfg.listing)
     summary.files = len(listing.files)
     if not listing.files:
         return summary

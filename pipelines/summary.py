@@ -23,6 +23,9 @@ class CurateSummary:
     """Cores Spark offered the run (its default parallelism)."""
     files_listed: int = 0
     files_ignored: int = 0
+    """Entries on the listing's ignore list (hidden files, the labels file, manifests)."""
+    links_skipped: int = 0
+    """Folder links that lead back to a folder already listed (loops); their files are listed once."""
     files_already_in_lake: int = 0
     files_new: int = 0
     videos_clipped: int = 0
@@ -54,7 +57,8 @@ class CurateSummary:
         lines = [f"curate run {self.run_id} -> dataset {self.dataset!r} "
                  + (f"v{self.dataset_version}" if self.dataset_version else "(unchanged)"),
                  f"  spark               {self.spark_master} ({self.spark_cores} cores)",
-                 f"  videos found        {self.files_listed}  (+{self.files_ignored} non-video files ignored)",
+                 f"  files found         {self.files_listed}  (+{self.files_ignored} on the ignore list"
+                 + (f", {self.links_skipped} folder links already listed)" if self.links_skipped else ")"),
                  f"  already in lake     {self.files_already_in_lake}",
                  f"  new                 {self.files_new}",
                  f"    clipped           {self.videos_clipped}  ({self.pyav_fallbacks} via PyAV fallback)",

@@ -19,7 +19,7 @@ from sora_model.lake.ids import clip_id as make_clip_id
 from sora_model.video.augment import AugmentConfig, augment_frames, jitter_indices
 from sora_model.video.clips import ClipConfig, Picker, Span, sample_indices
 from sora_model.video.decode import DecodeConfig
-from sora_model.video.process import ProbedVideo, VideoDecode
+from sora_model.video.process import DecodedVideo, ProbedVideo, decode_video
 from sora_model.video.rejects import NOT_REJECTED
 
 
@@ -38,6 +38,22 @@ class DatasetPlan:
     shard: ShardConfig
 
 
+@dataclass(frozen=True)
+class AugmentedRows:
+    """Picker of one clip's rows: the uniform sample, then ``copies`` jittered ones (seeded by the clip id).
+    A plain object, so it travels to the decoding process."""
+
+    count: int
+    video_id: str
+    copies: int
+    augment: AugmentConfig
+
+    def __call__(self, span: Span) -> list[np.ndarray]:
+        base = sample_indices(span, self.count)
+        cid = make_clip_id(self.video_id, span.start_frame, span.end_frame)
+        return [base] + [jitter_indices(base, span, cid, k, self.augment) for k in range(1, self.copies + 1)]
+
+
 class VideoProcessor:
     """Clips, decodes, augments and shards videos; one per task attempt, so its shard names are its own."""
 
@@ -48,25 +64,18 @@ class VideoProcessor:
         self.writer = ShardWriter(plan.out_uri, prefix, schema_with_metadata(description), plan.shard)
 
     def _picker(self, video_id: str, split: str) -> Picker:
-        count = self.plan.decode.frames_per_clip
         aug = self.plan.augment
-        copies = aug.copies if split in aug.splits else 0
-
-        def pick(span: Span) -> list[np.ndarray]:
-            base = sample_indices(span, count)
-            cid = make_clip_id(video_id, span.start_frame, span.end_frame)
-            return [base] + [jitter_indices(base, span, cid, k, aug) for k in range(1, copies + 1)]
-
-        return pick
+        return AugmentedRows(self.plan.decode.frames_per_clip, video_id, aug.copies if split in aug.splits else 0,
+                             aug)
 
     def process(self, video: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any]]:
         """Clip records and the video's status record for one accepted video (``uri``, ``video_id``, probe facts,
         ``label``, ``label_name``, ``split``). The status has the ``reject_*`` columns set when no clip decoded."""
         start = time.perf_counter()
-        decoding = VideoDecode(ProbedVideo.from_columns(video), self.plan.clip, self.plan.decode,
-                               self._picker(video["video_id"], video["split"]))
+        decoding = decode_video(ProbedVideo.from_columns(video), self.plan.clip, self.plan.decode,
+                                self._picker(video["video_id"], video["split"]))
         clips = [self._write_clip(video, index, span, rows, decoding)
-                 for index, (span, rows) in enumerate(decoding)]
+                 for index, (span, rows) in enumerate(decoding.clips)]
         report, rejected = decoding.report, decoding.rejected
         status = {
             "video_id": video["video_id"],
@@ -83,7 +92,7 @@ class VideoProcessor:
         return clips, status
 
     def _write_clip(self, video: dict[str, Any], index: int, span: Span, rows: list[np.ndarray],
-                    decoding: VideoDecode) -> dict[str, Any]:
+                    decoding: DecodedVideo) -> dict[str, Any]:
         cid = make_clip_id(video["video_id"], span.start_frame, span.end_frame)
         expected = self.plan.decode.frames_shape
         bad = [tuple(r.shape) for r in rows if tuple(r.shape) != expected]

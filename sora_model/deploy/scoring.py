@@ -42,11 +42,8 @@ def score_video(uri: str, model: Predictor, clean: CleanConfig, clip: ClipConfig
     video = open_video(uri, clean, clip, decode, uniform_rows(decode.frames_per_clip))
     if isinstance(video, Rejected):
         return [], video
-    spans: list[Span] = []
-    frames: list[np.ndarray] = []
-    for span, rows in video:
-        spans.append(span)
-        frames.append(rows[0])
+    spans: list[Span] = [span for span, _ in video.clips]
+    frames: list[np.ndarray] = [rows[0] for _, rows in video.clips]
     if video.rejected:
         return [], video.rejected
     video_id = video.video.video_id

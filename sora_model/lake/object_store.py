@@ -76,7 +76,7 @@ def current() -> _Settings:
 
 
 def is_s3(uri: str) -> bool:
-    return urlparse(uri).scheme in S3_SCHEMES
+    return uri.split("://", 1)[0].lower() in S3_SCHEMES if "://" in uri else False
 
 
 @functools.lru_cache(maxsize=1)
@@ -93,8 +93,8 @@ def _s3(endpoint_url: str | None, region: str, path_style: bool) -> pafs.S3FileS
 def s3_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """pyarrow's S3 filesystem for the settings in force, and ``bucket/key`` of ``uri``."""
     s = current()
-    parsed = urlparse(uri)
-    return _s3(s.endpoint_url, s.region, s.path_style), (parsed.netloc + parsed.path).rstrip("/")
+    # bucket/key as written: a key may hold '#', '?' or '%', which URL parsing would cut or decode.
+    return _s3(s.endpoint_url, s.region, s.path_style), uri.split("://", 1)[1].rstrip("/")
 
 
 def delta_options(uri: str) -> dict[str, str]:

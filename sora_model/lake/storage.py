@@ -9,11 +9,11 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
@@ -24,15 +24,33 @@ _SCHEME_ALIASES = {"gcs": "gs"}
 _READ_CHUNK = 8 << 20
 
 
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]+):")
+
+
+def scheme(uri: str) -> str:
+    """The URI's scheme ('' for a plain path). Only the scheme is parsed: a file name may hold ``#``, ``?`` and
+    ``%``, which are characters of the name here, never a fragment, a query or an escape."""
+    m = _SCHEME.match(uri)
+    return m.group(1).lower() if m else ""
+
+
 def is_local(uri: str) -> bool:
-    return urlparse(uri).scheme in ("", "file")
+    return scheme(uri) in ("", "file")
 
 
 def local_path(uri: str) -> str:
-    """Filesystem path of a local URI (``/a/b``, ``file:///a/b``, ``file:/a/b``)."""
+    """Filesystem path of a local URI (``/a/b``, ``file:///a/b``, ``file:/a/b``); every other character is kept."""
     if not is_local(uri):
         raise ValueError(f"{uri} is not a local path")
-    return urlparse(uri).path if uri.startswith("file:") else uri
+    if not uri.startswith("file:"):
+        return uri
+    rest = uri[len("file:"):]
+    if rest.startswith("//"):  # file://host/path: only an empty host or localhost name this machine
+        host, _, path = rest[2:].partition("/")
+        if host not in ("", "localhost"):
+            raise ValueError(f"{uri} names a file on host {host!r}; give a path on this machine")
+        rest = "/" + path
+    return rest
 
 
 def normalize(uri: str) -> str:
@@ -52,9 +70,8 @@ def filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
         return pafs.LocalFileSystem(), normalize(uri)
     if object_store.is_s3(uri):
         return object_store.s3_filesystem(uri)
-    parsed = urlparse(uri)
-    scheme = _SCHEME_ALIASES.get(parsed.scheme, parsed.scheme)
-    fs, path = pafs.FileSystem.from_uri(uri.replace(parsed.scheme + "://", scheme + "://", 1))
+    name = scheme(uri)
+    fs, path = pafs.FileSystem.from_uri(_SCHEME_ALIASES.get(name, name) + uri[len(name):])
     return fs, path
 
 
@@ -64,7 +81,7 @@ def open_local(uri: str) -> Iterator[str]:
     if is_local(uri):
         yield local_path(uri)
         return
-    fd, tmp = tempfile.mkstemp(prefix="sora-", suffix=Path(urlparse(uri).path).suffix)
+    fd, tmp = tempfile.mkstemp(prefix="sora-", suffix=Path(uri).suffix)
     os.close(fd)
     try:
         download(uri, tmp)

@@ -105,8 +105,21 @@ def sample_indices(span: Span, count: int) -> np.ndarray:
     return np.minimum(pos.astype(np.int64), span.end_frame - 1)
 
 
+@dataclass(frozen=True)
+class UniformRows:
+    """A picker handing out one row per clip: ``count`` frames sampled uniformly (no augmented copies). A plain
+    object, not a closure, so it travels to the decoding process."""
+
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1:
+            raise ValueError(f"count must be >= 1, got {self.count}")
+
+    def __call__(self, span: Span) -> list[np.ndarray]:
+        return [sample_indices(span, self.count)]
+
+
 def uniform_rows(count: int) -> Picker:
     """A picker handing out one row per clip: ``count`` frames sampled uniformly (no augmented copies)."""
-    if count < 1:
-        raise ValueError(f"count must be >= 1, got {count}")
-    return lambda span: [sample_indices(span, count)]
+    return UniformRows(count)

@@ -36,12 +36,23 @@ class DecodeConfig:
     """Decoder threads per video. 1 fits Spark's one-task-per-core model; raise it for few, large videos."""
     pyav_fallback: bool = True
     """Retry with PyAV when decord cannot open a file or decodes no clip from it."""
+    isolate: bool = True
+    """Decode in a child process of each Spark worker (reused across videos), so a decoder crash, hang or
+    runaway allocation rejects that video (decoder_crash, decode_timeout, decode_oom) instead of failing the job."""
+    video_timeout_s: float = 900.0
+    """isolate: wall time one video may take to decode before it is rejected as decode_timeout."""
+    video_max_memory_mb: int = 2048
+    """isolate: how much the decoding process's resident memory may grow while decoding one video before it is
+    rejected as decode_oom (Linux; elsewhere only the time cap holds)."""
 
     def __post_init__(self) -> None:
         if self.frames_per_clip < 1:
             raise ValueError(f"frames_per_clip must be >= 1, got {self.frames_per_clip}")
         if self.height_px < 8 or self.width_px < 8:
             raise ValueError(f"height_px and width_px must be >= 8, got {self.height_px}x{self.width_px}")
+        if self.video_timeout_s <= 0 or self.video_max_memory_mb < 1:
+            raise ValueError(f"video_timeout_s must be > 0 and video_max_memory_mb >= 1, got "
+                             f"{self.video_timeout_s} and {self.video_max_memory_mb}")
         if self.decoder_threads < 0:
             raise ValueError(f"decoder_threads must be >= 0 (0 = decoder's choice), got {self.decoder_threads}")
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 
 from sora_model.video import rejects
 from sora_model.video.rejects import Rejected
+from sora_model.video.sniff import IMAGE_DEMUXERS, sniff_file
 
 logger = logging.getLogger(__name__)
 
@@ -49,11 +50,19 @@ def probe_file(path: str) -> ProbeResult | Rejected:
         return Rejected("probe", rejects.IO_ERROR, str(e))
     if size == 0:
         return Rejected("probe", rejects.EMPTY_FILE, "file has 0 bytes")
+    try:
+        sniffed = sniff_file(path)
+    except OSError as e:
+        return Rejected("probe", rejects.IO_ERROR, f"{type(e).__name__}: {e}")
+    if sniffed.not_video:
+        return Rejected("probe", rejects.NOT_VIDEO, f"content is {sniffed.mime}")
 
     import av
 
     try:
         with av.open(path, mode="r") as container:
+            if str(container.format.name) in IMAGE_DEMUXERS:
+                return Rejected("probe", rejects.NOT_VIDEO, f"content is a still image ({container.format.name})")
             videos = container.streams.video
             if not videos:
                 kinds = sorted({s.type for s in container.streams}) or ["none"]
@@ -74,6 +83,9 @@ def probe_file(path: str) -> ProbeResult | Rejected:
                 frame_count=frame_count,
             )
     except (av.FFmpegError, UnicodeDecodeError, ValueError, IndexError, ZeroDivisionError) as e:
-        return Rejected("probe", rejects.UNREADABLE, f"{type(e).__name__}: {e}")
+        if sniffed.video:
+            return Rejected("probe", rejects.UNREADABLE, f"{sniffed.mime} signature, but {type(e).__name__}: {e}")
+        return Rejected("probe", rejects.NOT_VIDEO, f"content is {sniffed.mime}: no demuxer recognised it "
+                        f"({type(e).__name__}: {e})")
     except OSError as e:
         return Rejected("probe", rejects.IO_ERROR, f"{type(e).__name__}: {e}")

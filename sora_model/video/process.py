@@ -9,6 +9,8 @@ both at once through :func:`open_video`.
 from __future__ import annotations
 
 import dataclasses
+import errno
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sora_model.lake import storage
-from sora_model.video import rejects
+from sora_model.video import contain, rejects
 from sora_model.video.clean import CleanConfig, check
 from sora_model.video.clips import ClipConfig, Picker, Span
 from sora_model.video.decode import DecodeConfig, DecodeReport, decode_clips
@@ -43,9 +45,27 @@ class ProbedVideo:
         return cls(record["uri"], record["video_id"], ProbeResult(**{k: record[k] for k in PROBE_FIELDS}))
 
 
+def _broken_link(uri: str) -> str:
+    """Why a local symbolic link leads to no file ('' for anything else)."""
+    if not storage.is_local(uri):
+        return ""
+    path = storage.local_path(uri)
+    if not os.path.islink(path) or os.path.exists(path):
+        return ""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return f"link loop: {path} -> {os.readlink(path)}"
+    return f"link target missing: {path} -> {os.readlink(path)}"
+
+
 def probe_video(uri: str, clean: CleanConfig) -> ProbedVideo | Rejected:
     """Hash and probe one file, then apply the per-file quality gate. Never raises for a bad file."""
     video_id = None
+    broken = _broken_link(uri)
+    if broken:
+        return Rejected("ingest", rejects.BROKEN_LINK, broken)
     try:
         with storage.open_local(uri) as path:
             video_id = storage.sha256_file(path)
@@ -87,14 +107,51 @@ class VideoDecode:
                   or f"no clip of at least {self.clip.min_clip_len_s} s")
         return Rejected("decode", rejects.UNDECODABLE, detail, video_id=self.video.video_id)
 
+
+@dataclass
+class DecodedVideo:
+    """One video's decoded clips (``(span, rows)``), what the decoders did, and why not one clip came out (None
+    when at least one did)."""
+
+    video: ProbedVideo
+    clips: list[tuple[Span, list[np.ndarray]]]
+    report: DecodeReport
+    rejected: Rejected | None
+
     def seconds(self, span: Span) -> tuple[float, float]:
         """Start and end of a span in seconds."""
         fps = float(self.video.probe.fps)
         return span.start_frame / fps, span.end_frame / fps
 
 
+def _decode_job(video: ProbedVideo, clip: ClipConfig, decode: DecodeConfig,
+                pick: Picker) -> Iterator[tuple[str, Any]]:
+    # Runs in the decoding process: clips as they complete, then the report.
+    decoding = VideoDecode(video, clip, decode, pick)
+    for span, rows in decoding:
+        yield "clip", (span, rows)
+    yield "report", (decoding.report, decoding.rejected)
+
+
+def decode_video(video: ProbedVideo, clip: ClipConfig, decode: DecodeConfig, pick: Picker) -> DecodedVideo:
+    """Every clip of a probed video. With ``decode.isolate`` the decoders run in this worker's decoding process,
+    under ``decode.video_timeout_s`` and ``decode.video_max_memory_mb``: a crash, hang or runaway allocation
+    rejects the video (none of its clips are kept) instead of failing the task. Never raises for a bad file."""
+    if not decode.isolate:
+        items = list(_decode_job(video, clip, decode, pick))
+        failure = None
+    else:
+        limits = contain.Limits(timeout_s=decode.video_timeout_s, max_memory_mb=decode.video_max_memory_mb)
+        outcome = contain.shared().run(_decode_job, (video, clip, decode, pick), limits)
+        items, failure = outcome.items, outcome.failure
+    if failure is not None:
+        return DecodedVideo(video, [], DecodeReport(error=failure.detail), failure.with_video_id(video.video_id))
+    report, rejected = items[-1][1]
+    return DecodedVideo(video, [value for kind, value in items if kind == "clip"], report, rejected)
+
+
 def open_video(uri: str, clean: CleanConfig, clip: ClipConfig, decode: DecodeConfig,
-               pick: Picker) -> VideoDecode | Rejected:
-    """The whole path for one URI: probe and gate it, then hand back its clips to iterate (or the reject)."""
+               pick: Picker) -> DecodedVideo | Rejected:
+    """The whole path for one URI: probe and gate it, then decode its clips (or hand back the reject)."""
     probed = probe_video(uri, clean)
-    return probed if isinstance(probed, Rejected) else VideoDecode(probed, clip, decode, pick)
+    return probed if isinstance(probed, Rejected) else decode_video(probed, clip, decode, pick)

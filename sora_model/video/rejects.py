@@ -9,16 +9,22 @@ from typing import Any
 # Stable reason codes (the `reason` column of the rejects table).
 EMPTY_FILE = "empty_file"            # zero bytes
 IO_ERROR = "io_error"                # the file could not be read (vanished, permissions)
-UNREADABLE = "unreadable"            # no demuxer/decoder could open it: random bytes, text, truncated header
+BROKEN_LINK = "broken_link"          # a symbolic link whose target is missing, or a link loop
+NOT_VIDEO = "not_video"              # by content: image, document, archive, text, unknown bytes; detail names it
+UNREADABLE = "unreadable"            # a video signature, but no demuxer could open it (truncated header)
 NO_VIDEO_STREAM = "no_video_stream"  # a container with audio or data only
 BAD_METADATA = "bad_metadata"        # absurd values: fps <= 0 or > max, zero frames, giant frames
 TOO_SHORT = "too_short"
 TOO_SMALL = "too_small"
 DUPLICATE_OF = "duplicate_of"        # same sha256 as a kept file; detail names that file
-UNDECODABLE = "undecodable"          # opened, but not one clip could be decoded
+NEAR_DUPLICATE_OF = "near_duplicate_of"  # same pictures as a kept video (re-encoded, resized, trimmed)
+UNDECODABLE = "undecodable"          # opened, but not one clip could be decoded; detail: what each decoder got
+DECODER_CRASH = "decoder_crash"      # the decoding process died (a signal such as SIGSEGV)
+DECODE_TIMEOUT = "decode_timeout"    # the video took longer than decode.video_timeout_s (a hang)
+DECODE_OOM = "decode_oom"            # the decoding process went over decode.video_max_memory_mb
 
-REASONS = (EMPTY_FILE, IO_ERROR, UNREADABLE, NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT, TOO_SMALL,
-           DUPLICATE_OF, UNDECODABLE)
+REASONS = (EMPTY_FILE, IO_ERROR, BROKEN_LINK, NOT_VIDEO, UNREADABLE, NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT,
+           TOO_SMALL, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE, DECODER_CRASH, DECODE_TIMEOUT, DECODE_OOM)
 
 # Stages, in pipeline order.
 STAGES = ("ingest", "probe", "clean", "decode")

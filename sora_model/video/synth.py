@@ -177,12 +177,13 @@ def rgb_to_yuv420p(img: np.ndarray) -> np.ndarray:
     return np.clip(np.rint(planes), 0, 255).astype(np.uint8)
 
 
-def _encode(path: Path, frames, width_px: int, height_px: int, fps: int, fragmented: bool) -> None:  # noqa: ANN001
+def _encode(path: Path, frames, width_px: int, height_px: int, fps: int, fragmented: bool,  # noqa: ANN001
+            container_format: str | None = None) -> None:
     import av
 
     path.parent.mkdir(parents=True, exist_ok=True)
     options = {"movflags": "frag_keyframe+empty_moov+default_base_moof"} if fragmented else {}
-    with av.open(str(path), mode="w", options=options) as container:
+    with av.open(str(path), mode="w", options=options, format=container_format) as container:
         stream = container.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = width_px, height_px, "yuv420p"
         # One thread, a fixed GOP and x264's plain C code: with its SIMD code this x264 build wrote different
@@ -213,6 +214,20 @@ def render_video(spec: VideoSpec, root: Path) -> None:
             yield shot.render(t)
 
     _encode(root / spec.name, frames(), spec.width_px, spec.height_px, spec.fps, spec.fragmented)
+
+
+def _write_png(path: Path, rgb: np.ndarray) -> None:
+    """A real PNG (a still image: the pipeline must call it not_video, though FFmpeg can open it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    h, w, _ = rgb.shape
+    raw = b"".join(b"\x00" + rgb[y].tobytes() for y in range(h))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def _write_audio_only(path: Path) -> None:
@@ -257,9 +272,20 @@ def write_bad_files(root: Path, specs: list[VideoSpec], seed: int) -> list[BadFi
     (bad_dir / "empty.mp4").write_bytes(b"")
     out.append(BadFile("incoming/empty.mp4", "empty", "empty_file"))
     (bad_dir / "random_bytes.mp4").write_bytes(rng.integers(0, 256, size=200_000, dtype=np.uint8).tobytes())
-    out.append(BadFile("incoming/random_bytes.mp4", "random_bytes", "unreadable"))
+    out.append(BadFile("incoming/random_bytes.mp4", "random_bytes", "not_video"))
     (bad_dir / "notes.mp4").write_text("This is not a video.\nIt is a text file with a video's name.\n" * 20)
-    out.append(BadFile("incoming/notes.mp4", "text", "unreadable"))
+    out.append(BadFile("incoming/notes.mp4", "text", "not_video"))
+    (bad_dir / "notes.txt").write_text("shot list: none\n")
+    out.append(BadFile("incoming/notes.txt", "text", "not_video"))
+    _write_png(bad_dir / "poster.png", rng.integers(0, 256, size=(48, 64, 3), dtype=np.uint8))
+    out.append(BadFile("incoming/poster.png", "image", "not_video"))
+    # Videos whatever their names: no extension, an unknown one, characters URLs treat specially.
+    for i, name in enumerate(("incoming/upload_3f9a", "incoming/camera.dat", "incoming/percent%20enc #hash?q é.mp4")):
+        spec = VideoSpec(name=name, label_name=label, width_px=128, height_px=96, fps=15, duration_s=3.0,
+                         seed=seed_of(f"named{i}", seed))
+        _encode(root / name, (_Shot(np.random.default_rng(spec.seed), label, 96, 128).render(k / 15)
+                              for k in range(45)), 128, 96, 15, False, container_format="mp4")
+        out.append(BadFile(name, "odd_name", None))
     _write_audio_only(bad_dir / "audio_only.mp4")
     out.append(BadFile("incoming/audio_only.mp4", "audio_only", "no_video_stream"))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import uuid
 from pathlib import Path
 
@@ -11,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 from pyspark.sql import functions as F
 
-from pipelines.ingest import VIDEO_EXTENSIONS
+from pipelines.tables import Tables
 from sora_model.dataset.schema import decode_frames, read_description
 from sora_model.lake.ids import CLIP_NAMESPACE
 from sora_model.video.clips import Span, sample_indices
@@ -25,7 +27,8 @@ def first(curated):
 
 
 def _video_files(root: Path) -> set[str]:
-    return {str(p) for p in root.rglob("*") if p.is_file() and p.suffix.lower() in VIDEO_EXTENSIONS}
+    """Every file but the corpus's labels and manifest: what is a video is decided by content."""
+    return {str(p) for p in root.rglob("*") if p.is_file() and p.name not in ("labels.csv", "manifest.json")}
 
 
 def test_every_listed_file_is_clipped_or_rejected(first):
@@ -48,7 +51,8 @@ def test_each_bad_file_is_rejected_with_its_reason(first, manifest: dict):
         row = rejects[bad["name"]]
         assert row["reason"] == bad["expected_reason"], bad["name"]
         assert row["stage"] in ("probe", "clean") and row["detail"]
-    assert first["summary"].rejects_by_reason["unreadable"] == 3
+    assert first["summary"].rejects_by_reason["unreadable"] == 1
+    assert first["summary"].rejects_by_reason["not_video"] == 4  # random bytes, two texts, a PNG
 
 
 def test_exact_duplicates_keep_one_copy_and_name_it(first, manifest: dict):
@@ -144,3 +148,23 @@ def test_rerun_adds_nothing(spark, first):
 def test_changed_build_settings_are_refused(spark, first):
     with pytest.raises(ValueError, match="decode.height_px: 32 -> 16"):
         run(spark, first["input"], first["lake"], "decode.height_px=16")
+
+
+def test_links_loops_and_odd_names_are_all_accounted_for(spark, corpus: Path, manifest: dict, tmp_path: Path):
+    src = tmp_path / "input"
+    (src / "sub").mkdir(parents=True)
+    names = sorted(v["name"] for v in manifest["videos"])[:2]
+    shutil.copy(corpus / names[0], src / "sub" / "a #1?%20.mp4")
+    shutil.copy(corpus / names[1], src / "b")  # no extension
+    os.symlink(src / "sub" / "a #1?%20.mp4", src / "zz_alias.mp4")
+    os.symlink(src / "gone.mp4", src / "dangling.mp4")
+    os.symlink(src / "self.mp4", src / "self.mp4")
+    os.symlink(src, src / "sub" / "loop")
+    summary = run(spark, src, tmp_path / "lake")
+    tables = Tables(spark, str(tmp_path / "lake"))
+    rejects = {Path(r["uri"]).name: (r["reason"], r["detail"]) for r in tables.read("rejects").collect()}
+    assert summary.files_listed == 5 and summary.links_skipped == 1 and summary.videos_clipped == 2
+    assert rejects["dangling.mp4"][0] == rejects["self.mp4"][0] == "broken_link"
+    assert rejects["zz_alias.mp4"][0] == "duplicate_of"
+    videos = {Path(r["uri"]).name for r in tables.read("videos").collect()}
+    assert videos == {"a #1?%20.mp4", "b"}

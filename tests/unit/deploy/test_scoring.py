@@ -30,7 +30,7 @@ def test_every_clip_of_a_video_gets_one_prediction(checkpoint: Path, corpus: Pat
     assert rejected is None
     # The same per-video path as curation: the same spans, hence the same clip ids.
     video = open_video(uri, CleanConfig(), ClipConfig(), decode, uniform_rows(decode.frames_per_clip))
-    spans = [span for span, _ in video]
+    spans = [span for span, _ in video.clips]
     assert [p["clip_id"] for p in preds] == [clip_id(video.video.video_id, s.start_frame, s.end_frame)
                                              for s in spans]
     assert [p["clip_index"] for p in preds] == list(range(len(spans)))
@@ -45,4 +45,4 @@ def test_a_bad_file_is_a_reject_not_an_exception(checkpoint: Path, corpus: Path,
     model = scoring.predictor(str(checkpoint), threads=1)
     preds, rejected = scoring.score_video(str(corpus / bad["name"]), model, CleanConfig(), ClipConfig(),
                                           DecodeConfig().with_frames_shape(FRAMES_SHAPE))
-    assert preds == [] and isinstance(rejected, Rejected) and rejected.reason == rejects.UNREADABLE
+    assert preds == [] and isinstance(rejected, Rejected) and rejected.reason == rejects.NOT_VIDEO

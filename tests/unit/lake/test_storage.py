@@ -15,6 +15,15 @@ def test_normalize_gives_one_name_per_local_file(tmp_path: Path):
     assert storage.normalize("s3a://bucket/lake/") == "s3a://bucket/lake"
 
 
+@pytest.mark.parametrize("name", ["a#b.mp4", "percent%20enc#hash?q.mp4", "sp ace é.mp4", "q?.mp4"])
+def test_file_names_keep_every_character(tmp_path: Path, name: str):
+    (tmp_path / name).write_bytes(b"x")
+    for uri in (str(tmp_path / name), f"file:{tmp_path}/{name}", f"file://{tmp_path}/{name}"):
+        assert storage.normalize(uri) == str(tmp_path / name)
+        assert storage.read_bytes(uri) == b"x"
+    assert storage.scheme("s3://bucket/k#1?x") == "s3" and storage.scheme(str(tmp_path / name)) == ""
+
+
 def test_text_bytes_and_append_round_trip(tmp_path: Path):
     uri = str(tmp_path / "deep" / "er" / "log.jsonl")
     storage.append_text(uri, "a\n")

@@ -22,8 +22,10 @@ def test_probe_reads_the_facts_the_synthesizer_wrote(corpus: Path, manifest: dic
 
 @pytest.mark.parametrize("name, reason", [
     ("incoming/empty.mp4", rejects.EMPTY_FILE),
-    ("incoming/random_bytes.mp4", rejects.UNREADABLE),
-    ("incoming/notes.mp4", rejects.UNREADABLE),
+    ("incoming/random_bytes.mp4", rejects.NOT_VIDEO),
+    ("incoming/notes.mp4", rejects.NOT_VIDEO),
+    ("incoming/notes.txt", rejects.NOT_VIDEO),
+    ("incoming/poster.png", rejects.NOT_VIDEO),
     ("incoming/truncated_header.mp4", rejects.UNREADABLE),
     ("incoming/audio_only.mp4", rejects.NO_VIDEO_STREAM),
 ])
@@ -32,6 +34,20 @@ def test_bad_file_is_a_reject_not_an_exception(corpus: Path, name: str, reason: 
     assert isinstance(result, rejects.Rejected)
     assert (result.stage, result.reason) == ("probe", reason)
     assert result.detail
+
+
+def test_not_video_names_the_detected_type(corpus: Path):
+    assert probe_file(str(corpus / "incoming/poster.png")).detail == "content is image/png"
+    assert probe_file(str(corpus / "incoming/notes.mp4")).detail == "content is text/plain"
+    header = probe_file(str(corpus / "incoming/truncated_header.mp4")).detail
+    assert header.startswith("video/mp4 signature, but")
+
+
+@pytest.mark.parametrize("name", ["incoming/upload_3f9a", "incoming/camera.dat",
+                                  "incoming/percent%20enc #hash?q é.mp4"])
+def test_a_video_is_a_video_whatever_its_name(corpus: Path, name: str):
+    result = probe_file(str(corpus / name))
+    assert isinstance(result, ProbeResult) and result.frame_count == 45
 
 
 def test_missing_file_is_an_io_error_reject(tmp_path: Path):

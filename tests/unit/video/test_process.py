@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -49,7 +50,7 @@ def test_open_video_yields_clips_with_the_decode_shape(corpus: Path, manifest: d
     decode = DecodeConfig(frames_per_clip=4, height_px=32, width_px=32)
     video = open_video(str(corpus / manifest["videos"][0]["name"]), CleanConfig(), ClipConfig(), decode,
                        uniform_rows(4))
-    clips = list(video)
+    clips = video.clips
     assert clips and all(len(rows) == 1 and rows[0].shape == decode.frames_shape for _, rows in clips)
     assert video.rejected is None and video.report.decoder == "decord"
     start_s, end_s = video.seconds(clips[0][0])
@@ -69,3 +70,12 @@ def test_a_video_with_no_decodable_clip_is_rejected_at_decode(corpus: Path):
     rejected = decoding.rejected
     assert rejected.stage == "decode" and rejected.reason == rejects.UNDECODABLE and rejected.detail
     assert rejected.video_id == probed.video_id
+
+
+def test_broken_links_are_rejected_with_what_is_wrong(tmp_path: Path):
+    os.symlink(tmp_path / "gone.mp4", tmp_path / "dangling.mp4")
+    os.symlink(tmp_path / "self.mp4", tmp_path / "self.mp4")
+    for name, detail in (("dangling.mp4", "link target missing"), ("self.mp4", "link loop")):
+        result = probe_video(str(tmp_path / name), CleanConfig())
+        assert isinstance(result, Rejected) and result.reason == rejects.BROKEN_LINK, name
+        assert result.stage == "ingest" and result.detail.startswith(detail)

@@ -1,0 +1,144 @@
+"""List a corpus: every entry under a local folder or an object-store prefix, so that each one is accounted for.
+
+What is a video is decided later by content (the probe), never by the file name: a listing only sets aside the
+names on the ignore list (hidden files, the labels file, manifests), and counts them.
+
+Local folders are walked with ``os.scandir``. Symbolic links are followed, with a visited set of real
+directories: a link back to a folder already listed (a loop, or a second way into the same folder) is skipped
+and counted, so listing always ends. A link to a file is listed under the link's own name; a dangling link or a
+file-link loop is listed too, and the probe rejects it as ``broken_link``.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import stat
+import time
+from dataclasses import dataclass
+
+import pyarrow.fs as pafs
+
+from sora_model.lake import storage
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_IGNORE = (".*", "_SUCCESS", "labels.csv", "manifest.json", "*.manifest", "*.md5", "*.sha256")
+
+
+@dataclass(frozen=True, kw_only=True)
+class ListingConfig:
+    ignore: tuple[str, ...] = DEFAULT_IGNORE
+    """Name patterns (shell globs, matched against every folder and file name under the input) that are not
+    corpus entries: hidden names ('.*'), Spark's _SUCCESS marker, the labels file, manifests and checksum
+    files. They are counted as ignored; every other file is probed, whatever its name ends with."""
+    timeout_s: float = 3600.0
+    """Listing the input may take at most this long; beyond it the run stops with an error naming how far it
+    got (a mount that hangs, a prefix with far more objects than expected)."""
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0:
+            raise ValueError(f"timeout_s must be > 0, got {self.timeout_s}")
+        if any(not p for p in self.ignore):
+            raise ValueError(f"ignore patterns must not be empty, got {self.ignore!r}")
+
+    def ignores(self, name: str) -> bool:
+        return any(fnmatch.fnmatchcase(name, p) for p in self.ignore)
+
+
+@dataclass(frozen=True)
+class Listing:
+    files: list[tuple[str, int, int]]
+    """(uri, size_bytes, modified_ms) of every entry to probe, sorted by uri. Dangling links are in it."""
+    ignored: int
+    """Entries on the ignore list."""
+    links_skipped: int = 0
+    """Links to folders already listed (loops, second ways in); their files are listed once, by their own path."""
+
+
+class ListingTimeout(TimeoutError):
+    pass
+
+
+class _Clock:
+    def __init__(self, root: str, timeout_s: float) -> None:
+        self.root, self.timeout_s, self.start, self.seen = root, timeout_s, time.monotonic(), 0
+
+    def tick(self) -> None:
+        self.seen += 1
+        if self.seen % 256 == 0 and time.monotonic() - self.start > self.timeout_s:
+            raise ListingTimeout(f"listing {self.root} took over {self.timeout_s:g} s ({self.seen} entries so far); "
+                                 f"raise listing.timeout_s, or curate it in parts (one prefix per run)")
+
+
+def list_corpus(root_uri: str, cfg: ListingConfig) -> Listing:
+    """Every entry under ``root_uri`` (a folder or an object-store prefix). Raises FileNotFoundError when the root
+    does not exist and ListingTimeout past ``cfg.timeout_s``."""
+    clock = _Clock(root_uri, cfg.timeout_s)
+    listing = _list_local(root_uri, cfg, clock) if storage.is_local(root_uri) else _list_remote(root_uri, cfg, clock)
+    listing.files.sort()
+    return listing
+
+
+def _list_local(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
+    root = storage.normalize(root_uri)
+    if not os.path.isdir(root):
+        raise FileNotFoundError(f"input {root_uri} does not exist or is not a folder")
+    files: list[tuple[str, int, int]] = []
+    ignored = skipped = 0
+    visited: set[tuple[int, int]] = set()
+    stack = [root]
+    while stack:
+        folder = stack.pop()
+        st = os.stat(folder)
+        if (st.st_dev, st.st_ino) in visited:
+            logger.info("not listing %s again: it leads to a folder already listed (a link loop?)", folder)
+            skipped += 1
+            continue
+        visited.add((st.st_dev, st.st_ino))
+        try:
+            entries = list(os.scandir(folder))
+        except OSError as e:
+            raise OSError(f"cannot list {folder}: {e}; fix its permissions or move it out of the input") from e
+        for entry in entries:
+            clock.tick()
+            if cfg.ignores(entry.name):
+                ignored += 1
+                continue
+            try:
+                is_dir = entry.is_dir(follow_symlinks=True)
+            except OSError:  # a link loop (ELOOP) and the like: listed, and the probe says what is wrong
+                is_dir = False
+            if is_dir:
+                stack.append(entry.path)
+                continue
+            try:
+                info = entry.stat(follow_symlinks=True)
+            except OSError:  # dangling link or link loop
+                info = entry.stat(follow_symlinks=False)
+            if entry.is_symlink() or stat.S_ISREG(info.st_mode):
+                files.append((entry.path, int(info.st_size), int(info.st_mtime_ns // 1_000_000)))
+            else:  # sockets, fifos, devices: not files anybody stored a video in
+                logger.info("ignoring %s: not a regular file", entry.path)
+                ignored += 1
+    return Listing(files=files, ignored=ignored, links_skipped=skipped)
+
+
+def _list_remote(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
+    fs, root = storage.filesystem(root_uri)
+    prefix = root_uri[: len(root_uri) - len(root_uri.split("://", 1)[1])]  # 's3://' as the user wrote it
+    if fs.get_file_info(root).type == pafs.FileType.NotFound:
+        raise FileNotFoundError(f"input {root_uri} does not exist")
+    files, ignored = [], 0
+    for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
+        clock.tick()
+        if info.type != pafs.FileType.File:
+            continue
+        rel = info.path[len(root):].strip("/")
+        if any(cfg.ignores(part) for part in rel.split("/")):
+            ignored += 1
+            continue
+        mtime_ms = int(info.mtime_ns // 1_000_000) if info.mtime_ns is not None else 0
+        files.append((prefix + info.path, int(info.size or 0), mtime_ms))
+    return Listing(files=files, ignored=ignored)
