@@ -19,7 +19,7 @@ _REJECT = [("reject_stage", pa.string()), ("reject_reason", pa.string()), ("reje
 PROBED = pa.schema([
     *_FILE, ("video_id", pa.string()),
     ("container", pa.string()), ("codec", pa.string()), ("width_px", pa.int32()), ("height_px", pa.int32()),
-    ("fps", pa.float64()), ("duration_s", pa.float64()), ("frame_count", pa.int64()),
+    ("fps", pa.float64()), ("duration_s", pa.float64()), ("frame_count", pa.int64()), ("rotation_deg", pa.int32()),
     *_REJECT, ("probe_s", pa.float64()),
 ])
 """One row per new file: probe facts, or why the file was rejected at ingest, probe or the per-file gate."""

@@ -1,9 +1,11 @@
 """Decode a video once, front to back, and hand each clip the frames it samples.
 
-decord reads sequentially and skips unneeded frames without colour conversion; random access (seek per clip)
-measured about 8x slower per frame on h264 because every seek restarts at a keyframe. Frames are resized inside
-the decoder (short side to the target box) and centre-cropped here. Where decord cannot open a file that PyAV
-can partly decode (a truncated mp4, say), PyAV takes over and the clips it can complete are kept.
+decord reads sequentially; random access (seek per clip) measured about 8x slower per frame on h264 because
+every seek restarts at a keyframe. Every frame is decoded and placed on a constant-rate timeline by its
+timestamp, and clip windows are cut from that timeline as it fills, so clips cover what really decodes, whatever
+the container's header claims. Frames are resized inside the decoder (short side to the target box), turned
+upright by the container's rotation and centre-cropped here. Where decord cannot open a file, stops early or
+falls short of the container's duration, PyAV decodes it too and the decoder with more clips is kept.
 """
 
 from __future__ import annotations
@@ -71,28 +73,36 @@ class DecodeConfig:
 
 @dataclass
 class DecodeReport:
-    """What happened while decoding one video (filled in as clips are yielded)."""
+    """What happened while decoding one video."""
 
     decoder: str = ""
+    """The decoder whose clips were kept."""
     frame_count: int = 0
-    """Frames in the video as the decoder saw them (decoded frames for PyAV, which has no index)."""
+    """Frames the kept decoder decoded."""
     frames_read: int = 0
-    """Frames the decoder went through (skipped frames included)."""
+    """Frames on the video's constant-rate timeline (decoded frames placed by their timestamps)."""
     clips_planned: int = 0
+    """fixed mode: windows the container's frame count promised; shots mode: the clips decoded."""
     clips_decoded: int = 0
     cuts: list[int] = field(default_factory=list)
     fallback_reason: str = ""
-    """Why PyAV replaced decord, empty when it did not."""
+    """Why decord's clips were not kept, empty when they were."""
     error: str = ""
-    """Decoder error that ended the video early, empty when it ended normally."""
+    """Decoder error that ended the kept decoder early, empty when it ended normally."""
+    attempts: list[str] = field(default_factory=list)
+    """What every decoder tried got, one line each (the detail of an undecodable reject)."""
 
 
 class _DecordSource:
     name = "decord"
 
-    def __init__(self, path: str, width_px: int, height_px: int, threads: int) -> None:
+    def __init__(self, path: str, width_px: int, height_px: int, quarters: int, threads: int) -> None:
         import decord
 
+        # decord applies the container's rotation itself, before scaling: ask for the upright size.
+        if quarters % 2:
+            width_px, height_px = height_px, width_px
+        self.quarters = 0
         self._err = (decord.DECORDError, RuntimeError)
         # decord 0.6.0 returns a garbled (H, W, 4) array for some output widths (72 px, for one); a wider
         # output is cropped away later, so try one or two more pixels before giving up.
@@ -105,34 +115,33 @@ class _DecordSource:
                 break
         else:
             raise ValueError(f"decord returns frames of shape {first.shape} for {width_px}x{height_px} output")
-        self.frame_count: int | None = len(self.vr)
+        self.frame_count = len(self.vr)
+        try:  # presentation times from the index: variable frame rates are placed by them
+            self.pts: np.ndarray | None = self.vr.get_frame_timestamp(np.arange(self.frame_count))[:, 0]
+        except self._err:
+            self.pts = None
         self.error = ""
 
-    def frames(self, indices: list[int] | None) -> Iterator[tuple[int, np.ndarray]]:
-        wanted = range(self.frame_count) if indices is None else indices
-        cur = 0
+    def frames(self) -> Iterator[tuple[float | None, np.ndarray]]:
+        i = 0
         try:
-            for idx in wanted:
-                if idx >= self.frame_count:
-                    return
-                if idx > cur:
-                    self.vr.skip_frames(idx - cur)
+            for i in range(self.frame_count):
                 frame = self.vr.next().asnumpy()
-                cur = idx + 1
-                yield idx, frame
+                yield (float(self.pts[i]) if self.pts is not None else None), frame
         except StopIteration:
             return
         except self._err as e:
-            self.error = f"decord stopped at frame {cur}: {str(e).splitlines()[0][:300]}"
+            self.error = f"stopped at frame {i}: {str(e).splitlines()[0][:300]}"
 
 
 class _PyAVSource:
     name = "pyav"
 
-    def __init__(self, path: str, width_px: int, height_px: int, threads: int) -> None:
+    def __init__(self, path: str, width_px: int, height_px: int, quarters: int, threads: int) -> None:
         import av
 
         self._av = av
+        self.quarters = quarters  # PyAV scales the stored picture; it is turned upright afterwards
         self.container = av.open(path)
         if not self.container.streams.video:
             self.container.close()
@@ -140,112 +149,142 @@ class _PyAVSource:
         self.stream = self.container.streams.video[0]
         self.stream.codec_context.thread_count = threads
         self.size = (width_px, height_px)
-        self.frame_count: int | None = None
         self.error = ""
 
-    def frames(self, indices: list[int] | None) -> Iterator[tuple[int, np.ndarray]]:
-        wanted = None if indices is None else set(indices)
-        last = None if indices is None else (max(indices) if indices else -1)
+    def frames(self) -> Iterator[tuple[float | None, np.ndarray]]:
         i = -1
         try:
             for frame in self.container.decode(self.stream):
                 i += 1
-                if last is not None and i > last:
-                    return
-                if wanted is None or i in wanted:
-                    yield i, frame.to_ndarray(format="rgb24", width=self.size[0], height=self.size[1])
+                yield frame.time, frame.to_ndarray(format="rgb24", width=self.size[0], height=self.size[1])
         except (self._av.FFmpegError, ValueError, OSError) as e:
-            self.error = f"pyav stopped after frame {i}: {e}"
+            self.error = f"stopped after frame {i}: {e}"
         finally:
-            self.frame_count = i + 1
             self.container.close()
+
+
+class ConstantRate:
+    """Places decoded frames on a constant-rate timeline by their timestamps: a frame is held over the slots
+    until the next one (variable frame rate, dropped frames), frames closer than a slot to the previous one are
+    dropped. Without timestamps, or for a constant-rate video, slot i is frame i."""
+
+    MAX_HOLD_S = 10.0
+    """A timestamp jump longer than this is a discontinuity (broken timestamps), not a frame held for so long."""
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self._t0: float | None = None
+        self._next = 0
+        self._prev: np.ndarray | None = None
+
+    def push(self, pts_s: float | None, frame: np.ndarray) -> list[np.ndarray]:
+        """The frames of the slots this frame settles (zero or more, in slot order)."""
+        if pts_s is None:
+            slot = self._next
+        else:
+            if self._t0 is None:
+                self._t0 = pts_s
+            slot = round((pts_s - self._t0) * self.fps)
+            if slot - self._next > self.MAX_HOLD_S * self.fps:  # restart the timeline after a jump
+                self._t0 = pts_s - self._next / self.fps
+                slot = self._next
+        if slot < self._next:
+            return []
+        out = [self._prev] * (slot - self._next) if self._prev is not None else []
+        out.append(frame)
+        self._prev, self._next = frame, slot + 1
+        return out
+
+
+@dataclass
+class _Attempt:
+    source: str
+    clips: list[tuple[Span, list[np.ndarray]]]
+    frames: int
+    slots: int
+    cuts: list[int]
+    error: str
+
+    def line(self, probe: ProbeResult) -> str:
+        covered = self.slots / probe.fps if probe.fps > 0 else 0.0
+        text = (f"{self.source}: {self.frames} frames ({covered:.1f} s of the {probe.duration_s:.1f} s the "
+                f"container gives), {len(self.clips)} clips")
+        return text + (f"; {self.error}" if self.error else "")
+
+    def complete(self, probe: ProbeResult) -> bool:
+        # Within a second (or a tenth) of the container's duration: no other decoder would find more.
+        short_s = probe.duration_s - self.slots / probe.fps
+        return bool(self.clips) and not self.error and short_s <= max(1.0, 0.1 * probe.duration_s)
+
+
+def output_geometry(probe: ProbeResult, cfg: DecodeConfig) -> tuple[int, int, int]:
+    """(width, height, quarter turns) to scale the stored picture to, so that once turned upright by
+    ``np.rot90(frame, k)`` its short side fits the output box."""
+    quarters = (probe.rotation_deg // 90) % 4
+    upright = (probe.height_px, probe.width_px) if quarters % 2 else (probe.width_px, probe.height_px)
+    width_px, height_px = resize_dims(*upright, cfg.width_px, cfg.height_px)
+    return (height_px, width_px, quarters) if quarters % 2 else (width_px, height_px, quarters)
 
 
 def decode_clips(path: str, probe: ProbeResult, clip_cfg: ClipConfig, cfg: DecodeConfig, pick: Picker,
                  report: DecodeReport) -> Iterator[tuple[Span, list[np.ndarray]]]:
     """Yield ``(span, rows)`` per clip, rows being ``uint8 [T, height_px, width_px, 3]`` arrays from ``pick``.
 
-    Never raises for a bad file: problems end up in ``report`` (``clips_decoded == 0`` means nothing usable).
+    Clips are planned over the frames that really decode, placed on the video's timeline by their timestamps
+    (never over the container's frame count), and turned upright by the rotation the container records. When
+    decord stops early or falls short of the container's duration, PyAV decodes the file too and the decoder
+    with more clips is kept. Never raises for a bad file: problems end up in ``report``
+    (``clips_decoded == 0`` means nothing usable, ``report.attempts`` says what each decoder got).
     """
-    width_px, height_px = resize_dims(probe.width_px, probe.height_px, cfg.width_px, cfg.height_px)
+    width_px, height_px, quarters = output_geometry(probe, cfg)
     sources: list[type] = [_DecordSource] + ([_PyAVSource] if cfg.pyav_fallback else [])
+    best: _Attempt | None = None
     for kind in sources:
         try:
-            source = kind(path, width_px, height_px, cfg.decoder_threads)
+            source = kind(path, width_px, height_px, quarters, cfg.decoder_threads)
         except Exception as e:  # noqa: BLE001 - any failure to open is a property of the file
-            msg = f"{kind.name} could not open: {type(e).__name__}: {str(e).splitlines()[0][:300] if str(e) else ''}"
-            report.fallback_reason = msg if not report.fallback_reason else report.fallback_reason
-            report.error = msg
+            detail = str(e).splitlines()[0][:300] if str(e) else ""
+            report.attempts.append(f"{kind.name}: could not open: {type(e).__name__}: {detail}")
             continue
-        report.decoder, report.error = source.name, ""
-        report.clips_planned = report.clips_decoded = report.frames_read = 0
-        if clip_cfg.mode == "fixed":
-            yield from _fixed(source, probe, clip_cfg, cfg, pick, report)
-        else:
-            yield from _shots(source, probe, clip_cfg, cfg, pick, report)
-        report.error = source.error
-        if report.clips_decoded > 0:
-            return
-        if kind is _DecordSource and not report.fallback_reason:
-            report.fallback_reason = f"decord decoded no clip ({source.error or 'too few frames'})"
+        attempt = _decode(source, probe, clip_cfg, cfg, pick)
+        report.attempts.append(attempt.line(probe))
+        if best is None or len(attempt.clips) > len(best.clips):
+            best = attempt
+        if attempt.complete(probe):
+            break
+    if best is None or not best.clips:
+        report.error = "; ".join(report.attempts)
+        return
+    report.decoder, report.frame_count, report.frames_read = best.source, best.frames, best.slots
+    report.cuts, report.error = best.cuts, best.error
+    report.clips_decoded = len(best.clips)
+    report.clips_planned = (len(fixed_spans(probe.frame_count, probe.fps, clip_cfg)) if clip_cfg.mode == "fixed"
+                            else len(best.clips))
+    if best.source != _DecordSource.name:
+        report.fallback_reason = report.attempts[0]
+    yield from best.clips
 
 
-def _crop(frame: np.ndarray, cfg: DecodeConfig) -> np.ndarray:
-    out = center_crop(frame, cfg.height_px, cfg.width_px)
+def _crop(frame: np.ndarray, cfg: DecodeConfig, quarters: int) -> np.ndarray:
+    out = center_crop(np.rot90(frame, quarters) if quarters else frame, cfg.height_px, cfg.width_px)
     if out.shape != (cfg.height_px, cfg.width_px, 3):
         # A decoder handing out the wrong layout is a bug to stop on, not data to write.
         raise RuntimeError(f"decoder returned a frame of shape {frame.shape}, cropped to {out.shape}")
     return out
 
 
-def _fixed(source: _DecordSource | _PyAVSource, probe: ProbeResult, clip_cfg: ClipConfig, cfg: DecodeConfig,
-           pick: Picker, report: DecodeReport) -> Iterator[tuple[Span, list[np.ndarray]]]:
-    frame_count = source.frame_count or probe.frame_count
-    spans = fixed_spans(frame_count, probe.fps, clip_cfg)
-    report.clips_planned = len(spans)
-    picks = [pick(span) for span in spans]
-    needed = {int(i) for rows in picks for idx in rows for i in idx}
-    last_needed = [max(int(idx.max()) for idx in rows) for rows in picks]
-    if source.frame_count is None:
-        # No index (PyAV): the file may end early, so a clip counts only once its last frame was decoded.
-        needed |= {span.end_frame - 1 for span in spans}
-        last_needed = [max(last, span.end_frame - 1) for last, span in zip(last_needed, spans)]
-    needed = sorted(needed)
-    # Overlapping, jittered spans: a later span may need an earlier frame than the next one to finish.
-    keep_from = [min(int(idx.min()) for idx in rows) for rows in picks] + [frame_count]
-    for k in range(len(spans) - 1, -1, -1):
-        keep_from[k] = min(keep_from[k], keep_from[k + 1])
-    bank: dict[int, np.ndarray] = {}
-    pending = 0  # spans before this one have been emitted
-    for idx, frame in source.frames(needed):
-        bank[idx] = _crop(frame, cfg)
-        report.frames_read = idx + 1
-        # Spans are in start order and end order, so they complete in order.
-        while pending < len(spans) and last_needed[pending] <= idx:
-            rows = [np.stack([bank[int(i)] for i in sel]) for sel in picks[pending]]
-            report.clips_decoded += 1
-            yield spans[pending], rows
-            pending += 1
-        for j in [j for j in bank if j < keep_from[pending]]:
-            del bank[j]
-    report.frame_count = source.frame_count or 0
-
-
-def _shots(source: _DecordSource | _PyAVSource, probe: ProbeResult, clip_cfg: ClipConfig, cfg: DecodeConfig,
-           pick: Picker, report: DecodeReport) -> Iterator[tuple[Span, list[np.ndarray]]]:
-    win = WindowFrames.of(probe.fps, clip_cfg)
-    detector = CutDetector(clip_cfg.cut_threshold, round(clip_cfg.cut_min_shot_s * probe.fps))
-    windows = ShotWindows(win, pick)
-    for idx, frame in source.frames(None):
-        frame = _crop(frame, cfg)  # a view; np.stack copies the sampled frames out
-        for span, rows in windows.push(frame, detector.push(frame)):
-            report.clips_planned += 1
-            report.clips_decoded += 1
-            yield span, rows
-    report.frames_read = windows.frames_seen
-    for span, rows in windows.finish():
-        report.clips_planned += 1
-        report.clips_decoded += 1
-        yield span, rows
-    report.cuts = list(windows.cuts)
-    report.frame_count = source.frame_count or report.frames_read
+def _decode(source: _DecordSource | _PyAVSource, probe: ProbeResult, clip_cfg: ClipConfig, cfg: DecodeConfig,
+            pick: Picker) -> _Attempt:
+    """One decoder over the whole file: every frame on the timeline, windows (inside shots) as they fill."""
+    windows = ShotWindows(WindowFrames.of(probe.fps, clip_cfg), pick)
+    detector = (CutDetector(clip_cfg.cut_threshold, round(clip_cfg.cut_min_shot_s * probe.fps))
+                if clip_cfg.mode == "shots" else None)
+    timeline = ConstantRate(probe.fps)
+    clips: list[tuple[Span, list[np.ndarray]]] = []
+    frames = 0
+    for pts_s, frame in source.frames():
+        frames += 1
+        for upright in timeline.push(pts_s, _crop(frame, cfg, source.quarters)):
+            clips.extend(windows.push(upright, detector.push(upright) if detector else False))
+    clips.extend(windows.finish())
+    return _Attempt(source.name, clips, frames, windows.frames_seen, list(windows.cuts), source.error)

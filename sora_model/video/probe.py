@@ -26,6 +26,8 @@ class ProbeResult:
     duration_s: float
     frame_count: int
     """From the container index when present, else duration x fps."""
+    rotation_deg: int = 0
+    """Counter-clockwise turn that shows the video upright (phone videos: 90 or 270), from its first frame."""
 
 
 PROBE_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(ProbeResult))
@@ -40,6 +42,19 @@ def _duration_s(container, stream) -> float:  # noqa: ANN001 - PyAV objects
 
         return container.duration / av.time_base
     return 0.0
+
+
+def _rotation_deg(container, stream) -> int:  # noqa: ANN001 - PyAV objects
+    # FFmpeg attaches the display matrix to decoded frames; the first one that decodes tells. A file whose
+    # frames do not decode here is left to the decode stage to judge.
+    import av
+
+    try:
+        for frame in container.decode(stream):
+            return int(round(frame.rotation or 0)) % 360
+    except (av.FFmpegError, ValueError, OSError):
+        pass
+    return 0
 
 
 def probe_file(path: str) -> ProbeResult | Rejected:
@@ -73,6 +88,7 @@ def probe_file(path: str) -> ProbeResult | Rejected:
             fps = float(rate) if rate else 0.0
             duration_s = _duration_s(container, stream)
             frame_count = int(stream.frames or 0) or int(round(duration_s * fps))
+            rotation_deg = _rotation_deg(container, stream)
             return ProbeResult(
                 container=str(container.format.name),
                 codec=str(ctx.name),
@@ -81,6 +97,7 @@ def probe_file(path: str) -> ProbeResult | Rejected:
                 fps=fps,
                 duration_s=duration_s,
                 frame_count=frame_count,
+                rotation_deg=rotation_deg,
             )
     except (av.FFmpegError, UnicodeDecodeError, ValueError, IndexError, ZeroDivisionError) as e:
         if sniffed.video:
