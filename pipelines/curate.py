@@ -37,6 +37,7 @@ from sora_model.video.augment import AugmentConfig
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
+from sora_model.video.quality import QualityConfig
 
 __all__ = ["CurateConfig", "CurateSummary", "run_curate"]
 
@@ -66,6 +67,8 @@ class CurateConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
+    quality: QualityConfig = field(default_factory=QualityConfig)
+    """Pixel quality filters per clip (thresholds; a filtered clip is recorded in clips with its reason)."""
 
     def __post_init__(self) -> None:
         if not self.dataset or not self.dataset.replace("-", "").replace("_", "").isalnum():
@@ -80,6 +83,7 @@ class CurateConfig:
             "decode": {k: getattr(self.decode, k) for k in ("frames_per_clip", "height_px", "width_px")},
             "augment": {**dataclasses.asdict(self.augment), "splits": list(self.augment.splits)},
             "split": dataclasses.asdict(self.split),
+            "quality": dataclasses.asdict(self.quality),
         }
 
 
@@ -87,7 +91,9 @@ def check_build_settings(latest: dict[str, Any] | None, cfg: CurateConfig) -> No
     if latest is None:
         return
     before = json.loads(latest["build_config_json"])
-    now = json.loads(json.dumps(cfg.build_settings()))
+    # A section the dataset was built before (a setting added since) is taken as agreeing: its first versions
+    # knew no other value.
+    now = {k: v for k, v in json.loads(json.dumps(cfg.build_settings())).items() if k in before}
     if before != now:
         diffs = [f"{section}.{k}: {before.get(section, {}).get(k)!r} -> {v!r}"
                  for section, values in now.items() for k, v in values.items()

@@ -33,6 +33,7 @@ from sora_model.lake import storage
 from sora_model.lake.layout import LakeLayout
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
+from sora_model.video.quality import QUALITY_FIELDS
 
 if TYPE_CHECKING:
     from pipelines.curate import CurateConfig
@@ -183,7 +184,7 @@ class Decode(_AfterIngest):
         storage.delete_dir(state.out_uri)  # shards of an unregistered (crashed) attempt at this version
         plan = DatasetPlan(name=cfg.dataset, version=state.version, out_uri=state.out_uri,
                            classes=tuple(cleaned.classes), clip=cfg.clip, decode=cfg.decode, augment=cfg.augment,
-                           shard=cfg.shard)
+                           shard=cfg.shard, quality=cfg.quality)
         n_accepted = cleaned.accepted.count()
         if not n_accepted:
             state.decoded = state.spark.createDataFrame([], from_arrow_schema(row_schemas.DECODED))
@@ -212,14 +213,16 @@ class WriteTables(_AfterIngest):
         rejects = state.cache(cleaned.rejects.unionByName(decode_rejects)
                               .withColumn("run_id", F.lit(state.run_id)).withColumn("rejected_at", now))
         videos = state.cache(status.where(F.col("reject_reason").isNull()).select(
-            "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_dropped", "cuts",
+            "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_filtered", "clips_dropped",
+            "cuts",
             "fallback_reason", "decode_error", "decode_s").join(cleaned.accepted, "video_id")
             .join(files_meta, "uri").withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now))
         clip_rows = state.cache(decoded.where(F.col("kind") == "clip").join(
             cleaned.accepted.select("video_id", "label", "label_name"), "video_id").select(
             F.lit(state.cfg.dataset).alias("dataset"), F.lit(state.version).alias("dataset_version"), "clip_id",
             "video_id", "clip_index", "start_frame", "end_frame", "start_s", "end_s", "label", "label_name",
-            "split", "rows", "shard_uri", F.lit(state.run_id).alias("run_id")))
+            "split", "rows", "shard_uri", *QUALITY_FIELDS, "filter_reason", "filter_detail",
+            F.lit(state.run_id).alias("run_id")))
         state.shards = decoded.where(F.col("kind") == "shard").select("shard_uri", "split", "shard_rows").collect()
 
         s.videos_clipped = videos.count()
@@ -234,7 +237,10 @@ class WriteTables(_AfterIngest):
         s.cuts_found = int(stats["cuts"] or 0)
         s.pyav_fallbacks, s.frames_decoded = int(stats["pyav"] or 0), int(stats["frames"] or 0)
         s.executor_decode_s = float(stats["secs"] or 0.0)
-        s.clips_new = clip_rows.count()
+        by_filter = {r["filter_reason"]: int(r["n"]) for r in clip_rows.groupBy("filter_reason")
+                     .agg(F.count("*").alias("n")).collect()}
+        s.clips_new = by_filter.pop(None, 0)
+        s.clips_filtered_by_reason = by_filter
         s.rows_new_per_split = {r["split"]: int(r["n"]) for r in clip_rows.groupBy("split")
                                 .agg(F.sum("rows").alias("n")).collect()}
 
@@ -247,7 +253,7 @@ class WriteTables(_AfterIngest):
         if n_touched:
             refreshed = tables.read("videos").drop(*FILE_KEY).join(cleaned.touched, "video_id")
             tables.merge("videos", refreshed.withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now))
-        if s.clips_new:
+        if s.clips_new or by_filter:
             tables.merge("clips", clip_rows)
 
 
@@ -273,7 +279,8 @@ def _register(state: CurateState) -> None:
     rows = dict(latest["rows_per_split"]) if latest else {}
     for s in shards:
         rows[s["split"]] = rows.get(s["split"], 0) + int(s["shard_rows"])
-    all_clips = tables.read("clips").where((F.col("dataset") == cfg.dataset) & (F.col("dataset_version") <= version))
+    all_clips = tables.read("clips").where((F.col("dataset") == cfg.dataset) & (F.col("dataset_version") <= version)
+                                           & F.col("filter_reason").isNull())
     per_split = {r["split"]: (int(r["clips"]), int(r["videos"])) for r in all_clips.groupBy("split").agg(
         F.count("*").alias("clips"), F.countDistinct("video_id").alias("videos")).collect()}
     shape = list(cfg.decode.frames_shape)

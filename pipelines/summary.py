@@ -35,6 +35,9 @@ class CurateSummary:
     cuts_found: int = 0
     """Hard cuts found in this run's videos (shots mode)."""
     clips_new: int = 0
+    """Clips that became shard rows."""
+    clips_filtered_by_reason: dict[str, int] = field(default_factory=dict)
+    """Clips the pixel quality filters left out (recorded in clips with their filter_reason)."""
     rows_new_per_split: dict[str, int] = field(default_factory=dict)
     dataset_rows_per_split: dict[str, int] = field(default_factory=dict)
     dataset_shards: int = 0
@@ -66,6 +69,9 @@ class CurateSummary:
         for reason, n in sorted(self.rejects_by_reason.items()):
             lines.append(f"      {reason:<17} {n}")
         lines.append(f"  clips new           {self.clips_new}  ({self.cuts_found} hard cuts found)")
+        filtered = sum(self.clips_filtered_by_reason.values())
+        lines.append(f"  clips filtered      {filtered}" + "".join(
+            f"\n      {reason:<17} {n}" for reason, n in sorted(self.clips_filtered_by_reason.items())))
         lines.append("  rows new per split  " + _fmt_splits(self.rows_new_per_split))
         lines.append("  dataset rows        " + _fmt_splits(self.dataset_rows_per_split)
                      + f"  in {self.dataset_shards} shards")

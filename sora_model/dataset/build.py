@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,7 +21,10 @@ from sora_model.video.augment import AugmentConfig, augment_frames, jitter_indic
 from sora_model.video.clips import ClipConfig, Picker, Span, sample_indices
 from sora_model.video.decode import DecodeConfig
 from sora_model.video.process import DecodedVideo, ProbedVideo, decode_video
-from sora_model.video.rejects import NOT_REJECTED
+from sora_model.video import quality as quality_lib
+from sora_model.video import rejects
+from sora_model.video.quality import QualityConfig
+from sora_model.video.rejects import NOT_REJECTED, Rejected
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,7 @@ class DatasetPlan:
     decode: DecodeConfig
     augment: AugmentConfig
     shard: ShardConfig
+    quality: QualityConfig = QualityConfig()
 
 
 @dataclass(frozen=True)
@@ -77,11 +82,18 @@ class VideoProcessor:
         clips = [self._write_clip(video, index, span, rows, decoding)
                  for index, (span, rows) in enumerate(decoding.clips)]
         report, rejected = decoding.report, decoding.rejected
+        filtered = Counter(c["filter_reason"] for c in clips if c["filter_reason"])
+        kept = len(clips) - sum(filtered.values())
+        if rejected is None and not kept:
+            counts = ", ".join(f"{n} {reason}" for reason, n in sorted(filtered.items()))
+            rejected = Rejected("decode", rejects.LOW_QUALITY, f"every clip filtered: {counts}",
+                                video_id=video["video_id"])
         status = {
             "video_id": video["video_id"],
             "decoder": report.decoder or None,
             "decoded_frame_count": report.frame_count,
-            "clip_count": len(clips),
+            "clip_count": kept,
+            "clips_filtered": len(clips) - kept,
             "clips_dropped": max(0, report.clips_planned - report.clips_decoded),
             "cuts": list(report.cuts),
             "fallback_reason": report.fallback_reason or None,
@@ -98,8 +110,10 @@ class VideoProcessor:
         bad = [tuple(r.shape) for r in rows if tuple(r.shape) != expected]
         if bad:
             raise RuntimeError(f"bug: clip {cid} of {video['uri']} decoded to {bad[0]}, dataset needs {expected}")
+        scores = quality_lib.measure(rows[0])  # the un-augmented sample: what the clip shows
+        filtered = quality_lib.verdict(scores, self.plan.quality)
         shard_uri = ""
-        for aug_index, frames in enumerate(rows):
+        for aug_index, frames in enumerate([] if filtered else rows):
             if aug_index > 0:
                 frames = augment_frames(frames, cid, aug_index, self.plan.augment)
             uri = self.writer.write({
@@ -113,7 +127,8 @@ class VideoProcessor:
         return {
             "clip_id": cid, "video_id": video["video_id"], "clip_index": index,
             "start_frame": span.start_frame, "end_frame": span.end_frame, "start_s": start_s, "end_s": end_s,
-            "rows": len(rows), "shard_uri": shard_uri,
+            "rows": 0 if filtered else len(rows), "shard_uri": shard_uri or None, **scores.columns(),
+            "filter_reason": filtered[0] if filtered else None, "filter_detail": filtered[1] if filtered else None,
         }
 
     def close(self) -> list[ShardFile]:

@@ -19,12 +19,13 @@ TOO_SMALL = "too_small"
 DUPLICATE_OF = "duplicate_of"        # same sha256 as a kept file; detail names that file
 NEAR_DUPLICATE_OF = "near_duplicate_of"  # same pictures as a kept video (re-encoded, resized, trimmed)
 UNDECODABLE = "undecodable"          # opened, but not one clip could be decoded; detail: what each decoder got
+LOW_QUALITY = "low_quality"          # every clip was filtered (blank, frozen, blurry, letterboxed); detail counts
 DECODER_CRASH = "decoder_crash"      # the decoding process died (a signal such as SIGSEGV)
 DECODE_TIMEOUT = "decode_timeout"    # the video took longer than decode.video_timeout_s (a hang)
 DECODE_OOM = "decode_oom"            # the decoding process went over decode.video_max_memory_mb
 
 REASONS = (EMPTY_FILE, IO_ERROR, BROKEN_LINK, NOT_VIDEO, UNREADABLE, NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT,
-           TOO_SMALL, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE, DECODER_CRASH, DECODE_TIMEOUT, DECODE_OOM)
+           TOO_SMALL, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE, LOW_QUALITY, DECODER_CRASH, DECODE_TIMEOUT, DECODE_OOM)
 
 # Stages, in pipeline order.
 STAGES = ("ingest", "probe", "clean", "decode")

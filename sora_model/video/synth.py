@@ -216,6 +216,27 @@ def render_video(spec: VideoSpec, root: Path) -> None:
     _encode(root / spec.name, frames(), spec.width_px, spec.height_px, spec.fps, spec.fragmented)
 
 
+def box_blur(img: np.ndarray, radius_px: int) -> np.ndarray:
+    """A box blur of ``radius_px`` over an HxWxC uint8 picture (edges repeated), for deliberately blurry videos."""
+    x = img.astype(np.float32)
+    for axis in (0, 1):
+        pad = [(radius_px + 1, radius_px) if a == axis else (0, 0) for a in range(x.ndim)]
+        c = np.cumsum(np.pad(x, pad, mode="edge"), axis=axis)
+        n = x.shape[axis]
+        x = (np.take(c, np.arange(2 * radius_px + 1, 2 * radius_px + 1 + n), axis=axis)
+             - np.take(c, np.arange(0, n), axis=axis)) / (2 * radius_px + 1)
+    return x.clip(0, 255).astype(np.uint8)
+
+
+def _letterbox(img: np.ndarray, bar_frac: float) -> np.ndarray:
+    """Black bars over ``bar_frac`` of the height at the top and at the bottom."""
+    out = img.copy()
+    bar = int(round(img.shape[0] * bar_frac))
+    out[:bar] = 0
+    out[img.shape[0] - bar:] = 0
+    return out
+
+
 def _write_png(path: Path, rgb: np.ndarray) -> None:
     """A real PNG (a still image: the pipeline must call it not_video, though FFmpeg can open it)."""
     import struct
@@ -286,6 +307,19 @@ def write_bad_files(root: Path, specs: list[VideoSpec], seed: int) -> list[BadFi
         _encode(root / name, (_Shot(np.random.default_rng(spec.seed), label, 96, 128).render(k / 15)
                               for k in range(45)), 128, 96, 15, False, container_format="mp4")
         out.append(BadFile(name, "odd_name", None))
+    # Decodable, but no clip worth training on: every clip is filtered, so the video is rejected low_quality.
+    scene = _Shot(np.random.default_rng(seed_of("quality", seed)), label, 96, 128)
+    pictures = [scene.render(k / 15) for k in range(45)]
+    spoiled = {
+        "frozen": [pictures[0]] * 45,
+        "black": [np.zeros_like(pictures[0])] * 45,
+        "blurry": [box_blur(p, 16) for p in pictures],
+        "letterboxed": [_letterbox(p, 0.22) for p in pictures],
+    }
+    for kind, frames in spoiled.items():
+        name = f"incoming/{kind}.mp4"
+        _encode(root / name, iter(frames), 128, 96, 15, False)
+        out.append(BadFile(name, kind, "low_quality"))
     _write_audio_only(bad_dir / "audio_only.mp4")
     out.append(BadFile("incoming/audio_only.mp4", "audio_only", "no_video_stream"))
 
