@@ -36,6 +36,8 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra tests
 
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
+	$(BIN)/python bench/shots.py
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/loader.py
 	$(BIN)/python bench/object_store.py

@@ -38,6 +38,7 @@ from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
 from sora_model.video.quality import QualityConfig
+from sora_model.video.signature import NearDupConfig
 
 __all__ = ["CurateConfig", "CurateSummary", "run_curate"]
 
@@ -67,6 +68,8 @@ class CurateConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
+    near_dup: NearDupConfig = field(default_factory=NearDupConfig)
+    """Near-duplicate videos (same pictures re-encoded, resized, trimmed): keyframe signatures and an LSH join."""
     quality: QualityConfig = field(default_factory=QualityConfig)
     """Pixel quality filters per clip (thresholds; a filtered clip is recorded in clips with its reason)."""
 

@@ -34,6 +34,7 @@ from sora_model.lake.layout import LakeLayout
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
 from sora_model.video.quality import QUALITY_FIELDS
+from sora_model.video.signature import NearDupConfig, match_frac
 
 if TYPE_CHECKING:
     from pipelines.curate import CurateConfig
@@ -128,7 +129,9 @@ class Probe(_AfterIngest):
     def run(self, state: CurateState) -> None:
         files = state.spark.createDataFrame(state.new_files, FILE_SCHEMA)
         state.probed, _ = executors.run_to_staging(
-            files, state.partitions(len(state.new_files)), executors.probe_partition(state.cfg.clean),
+            files, state.partitions(len(state.new_files)),
+            executors.probe_partition(state.cfg.clean, state.cfg.near_dup.max_keyframes
+                                      if state.cfg.near_dup.enabled else 0),
             row_schemas.PROBED, storage.join(state.staging, "probed"))
 
 
@@ -166,12 +169,65 @@ class Clean(_AfterIngest):
             F.concat(F.lit("same sha256 as "), dup_of).alias("reject_detail"))
         # Same content at the same uri, only touched: already in the dataset; refresh its row, decode nothing.
         touched = state.cache(ok.where(F.col("lake_uri") == F.col("uri")).select(*FILE_KEY, "video_id"))
-        accepted = ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))).select(
-            "video_id", "uri", *PROBE_FIELDS, F.coalesce("label", F.lit(-1)).alias("label"),
+        unique = state.cache(ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))))
+        near = (near_duplicates(unique, state.done_videos, state.cfg.near_dup) if state.cfg.near_dup.enabled
+                else unique.limit(0).select(*FILE_KEY, "video_id", *row_schemas.REJECT_COLUMNS))
+        accepted = unique.join(near.select("video_id"), "video_id", "left_anti").select(
+            "video_id", "uri", *PROBE_FIELDS, "signature", F.coalesce("label", F.lit(-1)).alias("label"),
             F.coalesce("label_name", F.lit("")).alias("label_name"))
         state.cleaned = Cleaned(accepted=state.cache(accepted),
-                                rejects=row_schemas.as_rejects(probed).unionByName(row_schemas.as_rejects(dups)),
+                                rejects=row_schemas.as_rejects(probed).unionByName(row_schemas.as_rejects(dups))
+                                .unionByName(row_schemas.as_rejects(near)),
                                 touched=touched, classes=classes)
+
+
+def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) -> DataFrame:
+    """Rejects rows (FILE_KEY, video_id, reject_*) for this run's videos that show the same pictures as a
+    better one: a lake video first, then a labelled one, the longer, the larger, the smaller URI.
+
+    Candidates come from an LSH join (videos sharing a whole band of one keyframe hash), so the work grows with
+    the corpus, not its square; each candidate pair is then checked on all its hashes. Chains are not merged:
+    a video is rejected when any better-ranked video matches it.
+    """
+    width = 64 // cfg.bands
+    mask = (1 << width) - 1
+    videos = new.select("video_id", "uri", "signature", F.lit(False).alias("in_lake"),
+                        F.col("label").isNotNull().alias("labelled"), "duration_s",
+                        (F.col("width_px") * F.col("height_px")).alias("pixels")).unionByName(
+        lake_videos.where(F.col("signature").isNotNull()).select(
+            "video_id", "uri", "signature", F.lit(True).alias("in_lake"), F.lit(True).alias("labelled"),
+            "duration_s", (F.col("width_px") * F.col("height_px")).alias("pixels")))
+    keys = F.array(*[F.lit(i << 32) + F.shiftrightunsigned("h", i * width).bitwiseAND(mask)
+                     for i in range(cfg.bands)])
+    bands = videos.select("video_id", "in_lake", F.explode("signature").alias("h")) \
+        .select("video_id", "in_lake", F.explode(keys).alias("band")).distinct()
+    a, b = bands.alias("a"), bands.alias("b")
+    pairs = a.join(b, (F.col("a.band") == F.col("b.band")) & (F.col("a.video_id") < F.col("b.video_id"))
+                   & ~(F.col("a.in_lake") & F.col("b.in_lake"))) \
+        .select(F.col("a.video_id").alias("x"), F.col("b.video_id").alias("y")).distinct()
+    sig = videos.select("video_id", "signature")
+    frac = F.udf(lambda p, q: match_frac(p, q, cfg.max_distance_bits), "double")
+    matched = pairs.join(sig.withColumnRenamed("video_id", "x").withColumnRenamed("signature", "sx"), "x") \
+        .join(sig.withColumnRenamed("video_id", "y").withColumnRenamed("signature", "sy"), "y") \
+        .withColumn("frac", frac("sx", "sy")).where(F.col("frac") >= cfg.min_match_frac).select("x", "y", "frac")
+    # Rank only the videos in a matched pair (few), best first.
+    involved = matched.select(F.col("x").alias("video_id")).union(matched.select(F.col("y").alias("video_id")))
+    ranked = videos.join(involved.distinct(), "video_id").withColumn("rank", F.row_number().over(Window.orderBy(
+        F.col("in_lake").desc(), F.col("labelled").desc(), F.col("duration_s").desc(), F.col("pixels").desc(),
+        "uri"))).select("video_id", "uri", "rank", "in_lake")
+    rx, ry = ranked.toDF("x", "x_uri", "x_rank", "x_lake"), ranked.toDF("y", "y_uri", "y_rank", "y_lake")
+    both = matched.join(rx, "x").join(ry, "y")
+    worse_first = both.select(
+        F.when(F.col("x_rank") > F.col("y_rank"), F.col("x")).otherwise(F.col("y")).alias("video_id"),
+        F.when(F.col("x_rank") > F.col("y_rank"), F.col("y_uri")).otherwise(F.col("x_uri")).alias("kept_uri"),
+        F.least("x_rank", "y_rank").alias("kept_rank"), "frac")
+    best = Window.partitionBy("video_id").orderBy("kept_rank")
+    losers = worse_first.withColumn("n", F.row_number().over(best)).where(F.col("n") == 1)
+    return losers.join(new.select(*FILE_KEY, "video_id"), "video_id").select(
+        *FILE_KEY, "video_id", F.lit("clean").alias("reject_stage"),
+        F.lit(reasons.NEAR_DUPLICATE_OF).alias("reject_reason"),
+        F.concat(F.lit("near-duplicate of "), F.col("kept_uri"), F.lit(": "),
+                 F.format_number(F.col("frac") * 100, 0), F.lit(" % of keyframes match")).alias("reject_detail"))
 
 
 class Decode(_AfterIngest):

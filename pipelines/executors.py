@@ -36,8 +36,8 @@ def run_to_staging(rows: DataFrame, partitions: int, fn: PartitionFn, schema: pa
     return rows.sparkSession.read.parquet(spark_uri(uri)), seconds
 
 
-def probe_partition(clean_cfg: CleanConfig) -> PartitionFn:
-    """Listed files -> PROBED rows (hash, probe facts, per-file gate)."""
+def probe_partition(clean_cfg: CleanConfig, signature_keyframes: int = 0) -> PartitionFn:
+    """Listed files -> PROBED rows (hash, probe facts, per-file gate, near-duplicate signature)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         from sora_model.video.process import probe_video
@@ -46,7 +46,7 @@ def probe_partition(clean_cfg: CleanConfig) -> PartitionFn:
             out = []
             for file in batch.to_pylist():
                 start = time.perf_counter()
-                result = probe_video(file["uri"], clean_cfg)
+                result = probe_video(file["uri"], clean_cfg, signature_keyframes)
                 out.append(row_schemas.probed_record(file, result, time.perf_counter() - start))
             yield pa.RecordBatch.from_pylist(out, schema=row_schemas.PROBED)
 

@@ -15,12 +15,13 @@ from sora_model.video.rejects import NOT_REJECTED, Rejected
 
 _FILE = [("uri", pa.string()), ("size_bytes", pa.int64()), ("modified_ms", pa.int64())]
 _REJECT = [("reject_stage", pa.string()), ("reject_reason", pa.string()), ("reject_detail", pa.string())]
+REJECT_COLUMNS: tuple[str, ...] = tuple(name for name, _ in _REJECT)
 
 PROBED = pa.schema([
     *_FILE, ("video_id", pa.string()),
     ("container", pa.string()), ("codec", pa.string()), ("width_px", pa.int32()), ("height_px", pa.int32()),
     ("fps", pa.float64()), ("duration_s", pa.float64()), ("frame_count", pa.int64()), ("rotation_deg", pa.int32()),
-    *_REJECT, ("probe_s", pa.float64()),
+    ("signature", pa.list_(pa.int64())), *_REJECT, ("probe_s", pa.float64()),
 ])
 """One row per new file: probe facts, or why the file was rejected at ingest, probe or the per-file gate."""
 

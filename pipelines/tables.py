@@ -19,7 +19,7 @@ logger = logging.getLogger(__name__)
 TABLES: dict[str, str] = {
     "videos": """video_id string, uri string, size_bytes long, modified_ms long, container string, codec string,
         width_px int, height_px int, fps double, duration_s double, frame_count long, rotation_deg int,
-        decoded_frame_count long,
+        signature array<long>, decoded_frame_count long,
         label int, label_name string, split string, decoder string, fallback_reason string, decode_error string,
         clip_count int, clips_filtered int, clips_dropped int, cuts array<int>, run_id string,
         updated_at timestamp""",

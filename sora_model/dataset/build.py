@@ -17,12 +17,12 @@ import numpy as np
 from sora_model.dataset.schema import describe, schema_with_metadata
 from sora_model.dataset.shards import ShardConfig, ShardFile, ShardWriter
 from sora_model.lake.ids import clip_id as make_clip_id
+from sora_model.video import quality as quality_lib
+from sora_model.video import rejects
 from sora_model.video.augment import AugmentConfig, augment_frames, jitter_indices
 from sora_model.video.clips import ClipConfig, Picker, Span, sample_indices
 from sora_model.video.decode import DecodeConfig
 from sora_model.video.process import DecodedVideo, ProbedVideo, decode_video
-from sora_model.video import quality as quality_lib
-from sora_model.video import rejects
 from sora_model.video.quality import QualityConfig
 from sora_model.video.rejects import NOT_REJECTED, Rejected
 

@@ -27,7 +27,11 @@ class ClipConfig:
     """shots mode: a frame starts a new shot when the colour-histogram distance (0..1) to the previous frame
     exceeds this. On the demo corpus hard cuts measure >= 0.3 and motion inside a shot <= 0.09."""
     cut_min_shot_s: float = 0.5
-    """shots mode: cuts closer than this to the previous cut are ignored (flashes, fast motion)."""
+    """shots mode: cuts closer than this to the previous cut are ignored."""
+    cut_window_s: float = 0.25
+    """shots mode: the detector compares the scene over this long before each frame with the scene over this
+    long after it (one or two odd frames, a flash, are outvoted; a dissolve or fade up to twice this long is one
+    boundary). Detection runs this twice behind decoding."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -40,6 +44,8 @@ class ClipConfig:
             raise ValueError(f"min_clip_len_s must be in (0, clip_len_s], got {self.min_clip_len_s}")
         if not (0 < self.cut_threshold < 1):
             raise ValueError(f"cut_threshold must be in (0, 1), got {self.cut_threshold}")
+        if self.cut_window_s <= 0:
+            raise ValueError(f"cut_window_s must be > 0, got {self.cut_window_s}")
         if self.cut_min_shot_s < 0:
             raise ValueError(f"cut_min_shot_s must be >= 0, got {self.cut_min_shot_s}")
 

@@ -20,7 +20,7 @@ import numpy as np
 from sora_model.video.clips import ClipConfig, Picker, Span, WindowFrames, fixed_spans
 from sora_model.video.frames import center_crop, resize_dims
 from sora_model.video.probe import ProbeResult
-from sora_model.video.shots import CutDetector, ShotWindows
+from sora_model.video.shots import ShotWindows, detector_for
 
 logger = logging.getLogger(__name__)
 
@@ -277,14 +277,20 @@ def _decode(source: _DecordSource | _PyAVSource, probe: ProbeResult, clip_cfg: C
             pick: Picker) -> _Attempt:
     """One decoder over the whole file: every frame on the timeline, windows (inside shots) as they fill."""
     windows = ShotWindows(WindowFrames.of(probe.fps, clip_cfg), pick)
-    detector = (CutDetector(clip_cfg.cut_threshold, round(clip_cfg.cut_min_shot_s * probe.fps))
-                if clip_cfg.mode == "shots" else None)
+    detector = detector_for(clip_cfg, probe.fps) if clip_cfg.mode == "shots" else None
     timeline = ConstantRate(probe.fps)
     clips: list[tuple[Span, list[np.ndarray]]] = []
     frames = 0
     for pts_s, frame in source.frames():
         frames += 1
         for upright in timeline.push(pts_s, _crop(frame, cfg, source.quarters)):
-            clips.extend(windows.push(upright, detector.push(upright) if detector else False))
+            if detector is None:
+                clips.extend(windows.push(upright, False))
+            else:
+                for settled, is_cut in detector.push(upright):
+                    clips.extend(windows.push(settled, is_cut))
+    if detector is not None:
+        for settled, is_cut in detector.finish():
+            clips.extend(windows.push(settled, is_cut))
     clips.extend(windows.finish())
     return _Attempt(source.name, clips, frames, windows.frames_seen, list(windows.cuts), source.error)

@@ -24,6 +24,7 @@ from sora_model.video.clips import ClipConfig, Picker, Span
 from sora_model.video.decode import DecodeConfig, DecodeReport, decode_clips
 from sora_model.video.probe import PROBE_FIELDS, ProbeResult, probe_file
 from sora_model.video.rejects import Rejected
+from sora_model.video.signature import keyframe_hashes
 
 
 @dataclass(frozen=True)
@@ -34,10 +35,12 @@ class ProbedVideo:
     video_id: str
     """sha256 of the content."""
     probe: ProbeResult
+    signature: tuple[int, ...] = ()
+    """Keyframe pHashes (``signature.keyframe_hashes``); empty when near-duplicates are not looked for."""
 
     def columns(self) -> dict[str, Any]:
-        """``video_id`` and the probe facts, as columns."""
-        return {"video_id": self.video_id, **dataclasses.asdict(self.probe)}
+        """``video_id``, the probe facts and the signature, as columns."""
+        return {"video_id": self.video_id, **dataclasses.asdict(self.probe), "signature": list(self.signature)}
 
     @classmethod
     def from_columns(cls, record: dict[str, Any]) -> ProbedVideo:
@@ -60,9 +63,10 @@ def _broken_link(uri: str) -> str:
     return f"link target missing: {path} -> {os.readlink(path)}"
 
 
-def probe_video(uri: str, clean: CleanConfig) -> ProbedVideo | Rejected:
-    """Hash and probe one file, then apply the per-file quality gate. Never raises for a bad file."""
-    video_id = None
+def probe_video(uri: str, clean: CleanConfig, signature_keyframes: int = 0) -> ProbedVideo | Rejected:
+    """Hash and probe one file, then apply the per-file quality gate; with ``signature_keyframes`` > 0 also hash
+    up to that many keyframes (the near-duplicate signature). Never raises for a bad file."""
+    video_id, signature = None, ()
     broken = _broken_link(uri)
     if broken:
         return Rejected("ingest", rejects.BROKEN_LINK, broken)
@@ -70,13 +74,15 @@ def probe_video(uri: str, clean: CleanConfig) -> ProbedVideo | Rejected:
         with storage.open_local(uri) as path:
             video_id = storage.sha256_file(path)
             result: ProbeResult | Rejected = probe_file(path)
+            if isinstance(result, ProbeResult) and signature_keyframes:
+                signature = tuple(keyframe_hashes(path, signature_keyframes))
     except OSError as e:
         result = Rejected("ingest", rejects.IO_ERROR, f"{type(e).__name__}: {e}")
     if isinstance(result, ProbeResult):
         result = check(result, clean) or result
     if isinstance(result, Rejected):
         return result.with_video_id(video_id)
-    return ProbedVideo(uri, video_id, result)
+    return ProbedVideo(uri, video_id, result, signature)
 
 
 class VideoDecode:

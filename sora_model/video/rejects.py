@@ -25,7 +25,8 @@ DECODE_TIMEOUT = "decode_timeout"    # the video took longer than decode.video_t
 DECODE_OOM = "decode_oom"            # the decoding process went over decode.video_max_memory_mb
 
 REASONS = (EMPTY_FILE, IO_ERROR, BROKEN_LINK, NOT_VIDEO, UNREADABLE, NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT,
-           TOO_SMALL, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE, LOW_QUALITY, DECODER_CRASH, DECODE_TIMEOUT, DECODE_OOM)
+           TOO_SMALL, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE, LOW_QUALITY, DECODER_CRASH, DECODE_TIMEOUT,
+           DECODE_OOM)
 
 # Stages, in pipeline order.
 STAGES = ("ingest", "probe", "clean", "decode")

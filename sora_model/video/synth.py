@@ -336,7 +336,39 @@ def write_bad_files(root: Path, specs: list[VideoSpec], seed: int) -> list[BadFi
     dup_name = "incoming/copy_of_" + Path(original.name).name
     (root / dup_name).write_bytes((root / original.name).read_bytes())
     out.append(BadFile(dup_name, "duplicate", "duplicate_of"))
+    # The same pictures, other bytes: resized, and at a much lower bitrate.
+    for kind, scale, crf in (("resized", 0.75, 23), ("low_bitrate", 1.0, 40)):
+        name = f"incoming/{kind}_" + Path(original.name).name
+        reencode(root / original.name, root / name, scale=scale, crf=crf)
+        out.append(BadFile(name, "near_duplicate", "near_duplicate_of"))
     return out
+
+
+def reencode(src: Path, dst: Path, scale: float = 1.0, crf: int = 23, trim_s: float = 0.0,
+             gop_s: float = 2.0) -> None:
+    """Decode ``src`` and encode it again (h264): resized by ``scale``, at quality ``crf``, without its first
+    ``trim_s`` seconds, with a keyframe every ``gop_s``. The near-duplicates of a video."""
+    import av
+
+    with av.open(str(src)) as c:
+        stream = c.streams.video[0]
+        fps = float(stream.average_rate)
+        pictures = [f.to_ndarray(format="rgb24") for f in c.decode(stream)][int(round(trim_s * fps)):]
+    h, w = pictures[0].shape[:2]
+    nh, nw = int(h * scale) // 2 * 2, int(w * scale) // 2 * 2
+    with av.open(str(dst), mode="w") as out:
+        s = out.add_stream("libx264", rate=round(fps))
+        s.width, s.height, s.pix_fmt = nw, nh, "yuv420p"
+        s.options = {"preset": "veryfast", "crf": str(crf), "threads": "1", "g": str(max(1, round(gop_s * fps))),
+                     "x264-params": "asm=0"}
+        for img in pictures:
+            frame = av.VideoFrame.from_ndarray(img, format="rgb24")
+            if (nw, nh) != (w, h):
+                frame = frame.reformat(width=nw, height=nh)
+            for packet in s.encode(frame):
+                out.mux(packet)
+        for packet in s.encode():
+            out.mux(packet)
 
 
 def _render_one(args: tuple[VideoSpec, str]) -> str:

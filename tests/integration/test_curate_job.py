@@ -50,9 +50,15 @@ def test_each_bad_file_is_rejected_with_its_reason(first, manifest: dict):
             continue
         row = rejects[bad["name"]]
         assert row["reason"] == bad["expected_reason"], bad["name"]
-        assert row["stage"] in ("probe", "clean") and row["detail"]
+        assert row["stage"] in ("probe", "clean", "decode") and row["detail"]
     assert first["summary"].rejects_by_reason["unreadable"] == 1
     assert first["summary"].rejects_by_reason["not_video"] == 4  # random bytes, two texts, a PNG
+    # frozen, black, blurry, letterboxed: every clip filtered, each recorded in clips with its reason
+    assert first["summary"].rejects_by_reason["low_quality"] == 4
+    filtered = first["tables"].read("clips").where("filter_reason is not null").collect()
+    assert {r["filter_reason"] for r in filtered} == {"frozen", "blank", "blurry", "letterboxed"}
+    assert all(r["rows"] == 0 and r["shard_uri"] is None for r in filtered)
+    assert sum(first["summary"].clips_filtered_by_reason.values()) == len(filtered)
 
 
 def test_exact_duplicates_keep_one_copy_and_name_it(first, manifest: dict):
@@ -81,8 +87,8 @@ def test_dataset_version_lists_shards_that_hold_exactly_the_clips(first):
     assert set(ds["source_versions"]) == {"videos", "rejects", "clips"}
     rows = [r for uri in ds["shard_uris"] for r in pq.read_table(uri).to_pylist()]
     assert sum(ds["rows_per_split"].values()) == len(rows)
-    clips = {r["clip_id"]: r for r in lake.read("clips").collect()}
-    assert {r["clip_id"] for r in rows} == set(clips)
+    clips = {r["clip_id"]: r for r in lake.read("clips").where("filter_reason is null").collect()}
+    assert {r["clip_id"] for r in rows} == set(clips)  # filtered clips are recorded, never sharded
     for r in rows:
         clip = clips[r["clip_id"]]
         assert (r["video_id"], r["split"], r["label"]) == (clip["video_id"], clip["split"], clip["label"])
@@ -101,7 +107,10 @@ def test_a_video_lives_in_one_split_and_ids_derive_from_content(first):
         assert c["clip_id"] == str(uuid.uuid5(CLIP_NAMESPACE, f"{c['video_id']}:{c['start_frame']}:{c['end_frame']}"))
     assert all(len(s) == 1 for s in splits.values())
     videos = {v["video_id"]: v for v in first["tables"].read("videos").collect()}
-    assert all(videos[c["video_id"]]["split"] == c["split"] for c in clips)
+    low_quality = {r["video_id"] for r in first["tables"].read("rejects").where("reason = 'low_quality'").collect()}
+    # Clips of a video rejected for quality are recorded (every one filtered); all others belong to a video.
+    assert all(c["filter_reason"] and c["video_id"] in low_quality for c in clips if c["video_id"] not in videos)
+    assert all(videos[c["video_id"]]["split"] == c["split"] for c in clips if c["video_id"] in videos)
 
 
 def test_no_clip_spans_a_hard_cut(first, manifest: dict):

@@ -36,7 +36,8 @@ def test_dotted_spark_conf_override_is_joined_back():
 
 
 def test_list_and_null_values():
-    cfg = config_lib.load(CurateConfig, None, ["listing.ignore=[labels.csv,.*]", "labels_csv=null", "augment.splits=train,val"])
+    cfg = config_lib.load(CurateConfig, None,
+                          ["listing.ignore=[labels.csv,.*]", "labels_csv=null", "augment.splits=train,val"])
     assert cfg.listing.ignore == ("labels.csv", ".*")
     assert cfg.labels_csv is None
     assert cfg.augment.splits == ("train", "val")

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from sora_model.video.clips import ClipConfig, WindowFrames, sample_indices, shot_spans
-from sora_model.video.shots import CutDetector, ShotWindows, detect_cuts, frame_signature, signature_distance
+from sora_model.video.shots import ShotWindows, detect_cuts, detector_for, frame_signature, signature_distance
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -20,25 +20,51 @@ def test_detector_finds_every_hard_cut_of_the_corpus_and_nothing_else(corpus: Pa
     checked_cuts = 0
     for spec in manifest["videos"]:
         frames = _frames(corpus / spec["name"])
-        cuts = detect_cuts(iter(frames), cfg.cut_threshold, round(cfg.cut_min_shot_s * spec["fps"]))
+        cuts = _cuts(frames, cfg, spec["fps"])
         expected = [spec["cut_frame"]] if spec["cut_frame"] is not None else []
         assert cuts == expected, spec["name"]
         checked_cuts += len(expected)
     assert checked_cuts >= 2  # the fixture corpus has joined shots to find
 
 
-def test_identical_frames_have_distance_zero_and_disjoint_colours_one():
-    a = np.zeros((32, 32, 3), np.uint8)
-    b = np.full((32, 32, 3), 255, np.uint8)
-    assert signature_distance(frame_signature(a), frame_signature(a)) == 0
-    assert signature_distance(frame_signature(a), frame_signature(b)) == pytest.approx(1.0)
+def _cuts(frames: list[np.ndarray], cfg: ClipConfig, fps: float) -> list[int]:
+    detector = detector_for(cfg, fps)
+    settled = [flag for f in frames for _, flag in detector.push(f)]
+    settled += [flag for _, flag in detector.finish()]
+    assert len(settled) == len(frames)  # every frame comes out, in order, flagged once
+    assert [i for i, flag in enumerate(settled) if flag] == detector.cuts
+    return detector.cuts
 
 
-def test_min_shot_length_suppresses_flashes():
-    dark, bright = np.zeros((16, 16, 3), np.uint8), np.full((16, 16, 3), 255, np.uint8)
-    det = CutDetector(threshold=0.5, min_shot_frames=5)
-    flags = [det.push(f) for f in [dark] * 6 + [bright] + [dark] * 3]
-    assert flags == [False] * 6 + [True] + [False] * 3
+def test_identical_frames_have_distance_zero_disjoint_colours_one_and_brightness_none():
+    grey = np.full((32, 32, 3), 128, np.uint8)
+    red = np.zeros((32, 32, 3), np.uint8)
+    red[..., 0] = 255
+    assert signature_distance(frame_signature(grey), frame_signature(grey)) == 0
+    assert signature_distance(frame_signature(grey), frame_signature(red)) == pytest.approx(1.0)
+    darker = (grey * 0.6).astype(np.uint8)  # a fade or flicker step: the same scene
+    assert signature_distance(frame_signature(grey), frame_signature(darker)) == 0
+    assert frame_signature(np.zeros((32, 32, 3), np.uint8)) is None  # black: no scene to compare
+
+
+def test_a_flash_or_flicker_inside_a_shot_is_no_cut():
+    rng = np.random.default_rng(0)
+    scene = rng.integers(40, 200, (32, 32, 3)).astype(np.uint8)
+    frames = [np.clip(scene * rng.uniform(0.75, 1.25), 0, 255).astype(np.uint8) for _ in range(40)]
+    frames[20] = frames[21] = np.clip(scene.astype(int) + 140, 0, 255).astype(np.uint8)
+    assert detect_cuts(iter(frames), threshold=0.2, min_shot_frames=12, window=6) == []
+
+
+def test_real_footage_cuts_dissolves_and_fades_found_once_flashes_and_flicker_ignored(footage: dict,
+                                                                                     tmp_path: Path):
+    from sora_model.video import cutset
+
+    total: dict[str, cutset.Score] = {}
+    for video in cutset.build(footage, tmp_path, videos=1, seconds=30, seed=2):
+        frames = _frames(Path(video.path))
+        cutset.add(total, cutset.score(video, _cuts(frames, ClipConfig(mode="shots"), video.fps)))
+    assert total["all"].tp >= 10 and {k: total[k].tp for k in cutset.KINDS if total[k].tp} != {}
+    assert total["all"].f1 >= 0.9, {k: (s.tp, s.fp, s.fn) for k, s in total.items()}
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -74,5 +100,5 @@ def test_threshold_separates_cuts_from_motion_with_a_margin(tmp_path: Path):
         spec = replace(spec, width_px=min(spec.width_px, 160), height_px=min(spec.height_px, 120))
         render_video(spec, tmp_path)
         frames = _frames(tmp_path / spec.name)
-        cuts = detect_cuts(iter(frames), cfg.cut_threshold, round(cfg.cut_min_shot_s * spec.fps))
+        cuts = _cuts(frames, cfg, spec.fps)
         assert cuts == [spec.cut_frame], spec.name
