@@ -170,8 +170,11 @@ class Clean(_AfterIngest):
         # Same content at the same uri, only touched: already in the dataset; refresh its row, decode nothing.
         touched = state.cache(ok.where(F.col("lake_uri") == F.col("uri")).select(*FILE_KEY, "video_id"))
         unique = state.cache(ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))))
-        near = (near_duplicates(unique, state.done_videos, state.cfg.near_dup) if state.cfg.near_dup.enabled
-                else unique.limit(0).select(*FILE_KEY, "video_id", *row_schemas.REJECT_COLUMNS))
+        near = unique.limit(0).select(*FILE_KEY, "video_id", *row_schemas.REJECT_COLUMNS)
+        if state.cfg.near_dup.enabled:
+            # Few rows: collected once, so the plans downstream neither repeat the comparison nor carry it.
+            near = spark.createDataFrame(near_duplicates(unique, state.done_videos, state.cfg.near_dup).collect(),
+                                         near.schema)
         accepted = unique.join(near.select("video_id"), "video_id", "left_anti").select(
             "video_id", "uri", *PROBE_FIELDS, "signature", F.coalesce("label", F.lit(-1)).alias("label"),
             F.coalesce("label_name", F.lit("")).alias("label_name"))
@@ -210,19 +213,20 @@ def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) 
     matched = pairs.join(sig.withColumnRenamed("video_id", "x").withColumnRenamed("signature", "sx"), "x") \
         .join(sig.withColumnRenamed("video_id", "y").withColumnRenamed("signature", "sy"), "y") \
         .withColumn("frac", frac("sx", "sy")).where(F.col("frac") >= cfg.min_match_frac).select("x", "y", "frac")
-    # Rank only the videos in a matched pair (few), best first.
-    involved = matched.select(F.col("x").alias("video_id")).union(matched.select(F.col("y").alias("video_id")))
-    ranked = videos.join(involved.distinct(), "video_id").withColumn("rank", F.row_number().over(Window.orderBy(
-        F.col("in_lake").desc(), F.col("labelled").desc(), F.col("duration_s").desc(), F.col("pixels").desc(),
-        "uri"))).select("video_id", "uri", "rank", "in_lake")
-    rx, ry = ranked.toDF("x", "x_uri", "x_rank", "x_lake"), ranked.toDF("y", "y_uri", "y_rank", "y_lake")
+    # Better sorts first: a lake video, a labelled one, the longer, the larger, the smaller URI (structs compare
+    # field by field, so no global ordering of the corpus is needed).
+    rank = F.struct(~F.col("in_lake"), ~F.col("labelled"), -F.col("duration_s"), -F.col("pixels"), F.col("uri"))
+    ranked = videos.select("video_id", "uri", rank.alias("rank"))
+    rx, ry = ranked.toDF("x", "x_uri", "x_rank"), ranked.toDF("y", "y_uri", "y_rank")
     both = matched.join(rx, "x").join(ry, "y")
-    worse_first = both.select(
-        F.when(F.col("x_rank") > F.col("y_rank"), F.col("x")).otherwise(F.col("y")).alias("video_id"),
-        F.when(F.col("x_rank") > F.col("y_rank"), F.col("y_uri")).otherwise(F.col("x_uri")).alias("kept_uri"),
-        F.least("x_rank", "y_rank").alias("kept_rank"), "frac")
-    best = Window.partitionBy("video_id").orderBy("kept_rank")
-    losers = worse_first.withColumn("n", F.row_number().over(best)).where(F.col("n") == 1)
+    x_worse = F.col("x_rank") > F.col("y_rank")
+    pairs_by_loser = both.select(
+        F.when(x_worse, F.col("x")).otherwise(F.col("y")).alias("video_id"),
+        F.struct(F.when(x_worse, F.col("y_rank")).otherwise(F.col("x_rank")).alias("rank"),
+                 F.when(x_worse, F.col("y_uri")).otherwise(F.col("x_uri")).alias("uri"),
+                 F.col("frac")).alias("kept"))
+    losers = pairs_by_loser.groupBy("video_id").agg(F.min("kept").alias("kept")).select(
+        "video_id", F.col("kept.uri").alias("kept_uri"), F.col("kept.frac").alias("frac"))
     return losers.join(new.select(*FILE_KEY, "video_id"), "video_id").select(
         *FILE_KEY, "video_id", F.lit("clean").alias("reject_stage"),
         F.lit(reasons.NEAR_DUPLICATE_OF).alias("reject_reason"),

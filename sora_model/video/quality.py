@@ -30,9 +30,9 @@ class QualityConfig:
     max_blank_frac: float = 0.5
     """A clip with a larger share of black or one-colour frames is filtered as blank."""
     min_motion: float = 0.01
-    """A clip whose consecutive sampled frames differ by less than this on average (mean absolute luma
-    difference, 0-255) is filtered as frozen. A still picture encoded as video measures 0.000-0.003, the slowest
-    real motion measured (a small object turning) 0.02. 0 turns the check off."""
+    """A clip whose consecutive sampled frames differ by less than this (second-largest pair's mean absolute
+    luma difference, 0-255) is filtered as frozen. A still picture encoded as video measures 0.000-0.003, the slowest
+    real motion measured (a small object turning, 32 px) 0.04. 0 turns the check off."""
     max_letterbox_frac: float = 0.3
     """A clip with black bars (top and bottom, or left and right, dark in every sampled frame) over a larger
     share of the picture is filtered as letterboxed. 1 turns the check off."""
@@ -53,7 +53,8 @@ class ClipQuality:
     blank_frac: float
     """Share of frames that are black (mean luma < 20) or one flat colour."""
     motion: float
-    """Mean absolute luma difference between consecutive frames (0 for a single frame)."""
+    """Second-largest, over consecutive frame pairs, of their mean absolute luma difference (0 for a single
+    frame; the largest pair when there is only one)."""
     letterbox_frac: float
     """Share of rows (or columns) in black bars at the picture's edges, dark in every frame."""
 
@@ -84,7 +85,11 @@ def measure(frames: np.ndarray) -> ClipQuality:
     # High frequencies relative to the picture's own contrast: a low-contrast scene is not a blurry one.
     sharpness = float(np.median(lap.reshape(len(luma), -1).var(axis=1) / np.maximum(stds, _FLAT_STD) ** 2))
     blank_frac = float(np.mean((means < _DARK) | (stds < _FLAT_STD)))
-    motion = float(np.abs(np.diff(luma, axis=0)).mean()) if len(luma) > 1 else 0.0
+    # The second-largest pair: one refreshed keyframe in a still picture (an encoder artefact) does not make it
+    # move, while footage with repeated frames still shows its moving pairs.
+    pairs = np.sort(np.abs(np.diff(luma, axis=0)).reshape(len(luma) - 1, -1).mean(axis=1)) if len(luma) > 1 \
+        else np.zeros(1)
+    motion = float(pairs[-2] if len(pairs) > 1 else pairs[-1])
     brightest = luma.max(axis=0)  # dark in every frame
     rows = _bars(brightest.mean(axis=1) < _DARK) / luma.shape[1]
     cols = _bars(brightest.mean(axis=0) < _DARK) / luma.shape[2]

@@ -308,13 +308,16 @@ def write_bad_files(root: Path, specs: list[VideoSpec], seed: int) -> list[BadFi
                               for k in range(45)), 128, 96, 15, False, container_format="mp4")
         out.append(BadFile(name, "odd_name", None))
     # Decodable, but no clip worth training on: every clip is filtered, so the video is rejected low_quality.
-    scene = _Shot(np.random.default_rng(seed_of("quality", seed)), label, 96, 128)
-    pictures = [scene.render(k / 15) for k in range(45)]
+    # Each from its own scene, or they would be near-duplicates of one another.
+    def pictures(kind: str) -> list[np.ndarray]:
+        scene = _Shot(np.random.default_rng(seed_of(f"quality-{kind}", seed)), label, 96, 128)
+        return [scene.render(k / 15) for k in range(45)]
+
     spoiled = {
-        "frozen": [pictures[0]] * 45,
-        "black": [np.zeros_like(pictures[0])] * 45,
-        "blurry": [box_blur(p, 16) for p in pictures],
-        "letterboxed": [_letterbox(p, 0.22) for p in pictures],
+        "frozen": [pictures("frozen")[0]] * 45,
+        "black": [np.zeros((96, 128, 3), np.uint8)] * 45,
+        "blurry": [box_blur(p, 16) for p in pictures("blurry")],
+        "letterboxed": [_letterbox(p, 0.22) for p in pictures("letterboxed")],
     }
     for kind, frames in spoiled.items():
         name = f"incoming/{kind}.mp4"
