@@ -30,7 +30,7 @@ DECODED = pa.schema([
     ("video_id", pa.string()), ("split", pa.string()),
     ("clip_id", pa.string()), ("clip_index", pa.int32()), ("start_frame", pa.int64()), ("end_frame", pa.int64()),
     ("start_s", pa.float64()), ("end_s", pa.float64()), ("rows", pa.int32()), ("shard_uri", pa.string()),
-    ("sharpness", pa.float64()), ("blank_frac", pa.float64()), ("motion", pa.float64()),
+    ("sharpness", pa.float64()), ("detail_ratio", pa.float64()), ("blank_frac", pa.float64()), ("motion", pa.float64()),
     ("letterbox_frac", pa.float64()), ("filter_reason", pa.string()), ("filter_detail", pa.string()),
     ("decoder", pa.string()), ("decoded_frame_count", pa.int64()), ("clip_count", pa.int32()),
     ("clips_filtered", pa.int32()),

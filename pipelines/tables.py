@@ -27,7 +27,7 @@ TABLES: dict[str, str] = {
         detail string, run_id string, rejected_at timestamp""",
     "clips": """dataset string, dataset_version int, clip_id string, video_id string, clip_index int,
         start_frame long, end_frame long, start_s double, end_s double, label int, label_name string,
-        split string, rows int, shard_uri string, sharpness double, blank_frac double, motion double,
+        split string, rows int, shard_uri string, sharpness double, detail_ratio double, blank_frac double, motion double,
         letterbox_frac double, filter_reason string, filter_detail string, run_id string""",
     "datasets": """name string, version int, created_at timestamp, run_id string, shard_uris array<string>,
         shard_splits array<string>, rows_per_split map<string,long>, clips_per_split map<string,long>,
@@ -75,6 +75,7 @@ class Tables:
     def __init__(self, spark: SparkSession, lake_uri: str) -> None:
         self.spark = spark
         self.layout = LakeLayout.of(lake_uri)
+        self._current: set[str] = set()  # tables known to have every column of their schema
 
     def table_uri(self, name: str) -> str:
         return spark_uri(self.layout.table(name))
@@ -87,7 +88,21 @@ class Tables:
     def read(self, name: str) -> DataFrame:
         if not self.exists(name):
             return self.spark.createDataFrame([], table_schema(name))
+        self._add_new_columns(name)
         return self.spark.read.format("delta").load(self.table_uri(name))
+
+    def _add_new_columns(self, name: str) -> None:
+        """A lake written by an earlier release lacks the columns added since: add them (old rows read null)."""
+        if name in self._current:
+            return
+        have = set(self.spark.read.format("delta").load(self.table_uri(name)).columns)
+        missing = [f for f in table_schema(name) if f.name not in have]
+        if missing:
+            logger.warning("table %s: adding columns %s (rows written before read null)", name,
+                           ", ".join(f.name for f in missing))
+            columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing)
+            self.spark.sql(f"ALTER TABLE delta.`{self.table_uri(name)}` ADD COLUMNS ({columns})")
+        self._current.add(name)
 
     def version(self, name: str) -> int | None:
         from delta.tables import DeltaTable
@@ -106,6 +121,7 @@ class Tables:
         from delta.tables import DeltaTable
 
         self._ensure(name)
+        self._add_new_columns(name)
         source = df.select(*[c.name for c in table_schema(name)])
         condition = " AND ".join(f"t.{k} = s.{k}" for k in KEYS[name])
         merge = DeltaTable.forPath(self.spark, self.table_uri(name)).alias("t").merge(source.alias("s"), condition)

@@ -399,7 +399,7 @@ def write_corpus(out_dir: str | os.PathLike, videos: int, seed: int, workers: in
             render_video(spec, root)
     bad = write_bad_files(root, specs, seed) if bad_files else []
     labels = [(s.name, s.label_name) for s in specs]
-    labels += [(b.name, CLASSES[0]) for b in bad if b.kind == "truncated_partial"]
+    labels += [(b.name, CLASSES[0]) for b in bad if b.kind in ("truncated_partial", "odd_name")]
     with open(root / "labels.csv", "w", newline="") as f:
         writer = csv.writer(f)
         writer.writerow(["path", "label_name"])

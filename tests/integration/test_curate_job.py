@@ -177,3 +177,22 @@ def test_links_loops_and_odd_names_are_all_accounted_for(spark, corpus: Path, ma
     assert rejects["zz_alias.mp4"][0] == "duplicate_of"
     videos = {Path(r["uri"]).name for r in tables.read("videos").collect()}
     assert videos == {"a #1?%20.mp4", "b"}
+
+
+def test_a_lake_from_an_earlier_release_gains_the_new_columns(spark, tmp_path: Path):
+    from pyspark.sql.types import StructType
+
+    from pipelines.tables import table_schema
+
+    lake = Tables(spark, str(tmp_path / "lake"))
+    new = {"rotation_deg", "signature", "clips_filtered"}
+    old = StructType([f for f in table_schema("videos") if f.name not in new])
+    row = {f.name: None for f in old} | {"video_id": "v0", "uri": "/old.mp4"}
+    spark.createDataFrame([row], old).write.format("delta").save(lake.table_uri("videos"))
+    videos = lake.read("videos")
+    assert new <= set(videos.columns)
+    (got,) = videos.collect()
+    assert got["uri"] == "/old.mp4" and got["signature"] is None
+    lake.merge("videos", spark.createDataFrame([{**row, "video_id": "v1", "signature": [1, 2]}], old.add(
+        "signature", "array<long>")).selectExpr("*", "1 as rotation_deg", "0 as clips_filtered"))
+    assert sorted(r["video_id"] for r in lake.read("videos").collect()) == ["v0", "v1"]

@@ -70,6 +70,6 @@ def test_a_letterboxed_film_is_measured_as_such(footage: dict):
 def test_scores_of_single_frames_and_flat_pictures():
     flat = np.full((1, 16, 16, 3), 200, np.uint8)
     q = measure(flat)
-    assert q.motion == 0 and q.blank_frac == 1 and q.letterbox_frac == 0 and q.sharpness == 0
+    assert q.motion == 0 and q.blank_frac == 1 and q.letterbox_frac == 0 and q.sharpness == 0 and q.detail_ratio == 1
     with pytest.raises(ValueError, match="max_blank_frac"):
         QualityConfig(max_blank_frac=2)
