@@ -79,3 +79,26 @@ def test_broken_links_are_rejected_with_what_is_wrong(tmp_path: Path):
         result = probe_video(str(tmp_path / name), CleanConfig())
         assert isinstance(result, Rejected) and result.reason == rejects.BROKEN_LINK, name
         assert result.stage == "ingest" and result.detail.startswith(detail)
+
+
+@pytest.mark.parametrize("name, container, codec", [("talk.asf", "asf", "wmv2"), ("old.rmvb", "rm", "rv20"),
+                                                    ("no_extension", "matroska", "mpeg4")])
+def test_containers_an_extension_list_skipped_are_curated(tmp_path: Path, name: str, container: str, codec: str):
+    import av
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    with av.open(str(tmp_path / name), "w", format=container) as c:
+        s = c.add_stream(codec, rate=25)
+        s.width, s.height, s.pix_fmt = 160, 120, "yuv420p"
+        for i in range(75):
+            img = np.zeros((120, 160, 3), np.uint8)
+            img[:, (i * 2) % 160:] = 180
+            img[40:80, 40:80] = rng.integers(0, 255, (40, 40, 3))
+            for p in s.encode(av.VideoFrame.from_ndarray(img, format="rgb24")):
+                c.mux(p)
+        for p in s.encode():
+            c.mux(p)
+    video = open_video(str(tmp_path / name), CleanConfig(), ClipConfig(), DecodeConfig(), uniform_rows(8))
+    assert not isinstance(video, Rejected) and video.video.probe.codec == codec
+    assert len(video.clips) == 2 and video.rejected is None
