@@ -316,7 +316,7 @@ def write_bad_files(root: Path, specs: list[VideoSpec], seed: int) -> list[BadFi
     spoiled = {
         "frozen": [pictures("frozen")[0]] * 45,
         "black": [np.zeros((96, 128, 3), np.uint8)] * 45,
-        "blurry": [box_blur(p, 16) for p in pictures("blurry")],
+        "blurry": [box_blur(p, 13) for p in pictures("blurry")],
         "letterboxed": [_letterbox(p, 0.22) for p in pictures("letterboxed")],
     }
     for kind, frames in spoiled.items():

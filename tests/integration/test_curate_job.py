@@ -180,7 +180,7 @@ def test_links_loops_and_odd_names_are_all_accounted_for(spark, corpus: Path, ma
 
 
 def test_a_lake_from_an_earlier_release_gains_the_new_columns(spark, tmp_path: Path):
-    from pyspark.sql.types import StructType
+    from pyspark.sql.types import ArrayType, LongType, StructType
 
     from pipelines.tables import table_schema
 
@@ -194,5 +194,5 @@ def test_a_lake_from_an_earlier_release_gains_the_new_columns(spark, tmp_path: P
     (got,) = videos.collect()
     assert got["uri"] == "/old.mp4" and got["signature"] is None
     lake.merge("videos", spark.createDataFrame([{**row, "video_id": "v1", "signature": [1, 2]}], old.add(
-        "signature", "array<long>")).selectExpr("*", "1 as rotation_deg", "0 as clips_filtered"))
+        "signature", ArrayType(LongType()))).selectExpr("*", "1 as rotation_deg", "0 as clips_filtered"))
     assert sorted(r["video_id"] for r in lake.read("videos").collect()) == ["v0", "v1"]
