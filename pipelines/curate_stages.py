@@ -172,8 +172,7 @@ class Clean(_AfterIngest):
         unique = state.cache(ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))))
         near = unique.limit(0).select(*FILE_KEY, "video_id", *row_schemas.REJECT_COLUMNS)
         if state.cfg.near_dup.enabled:
-            # Few rows: collected once, so the plans downstream neither repeat the comparison nor carry it.
-            near = spark.createDataFrame(near_duplicates(unique, state.done_videos, state.cfg.near_dup).collect(),
+            near = spark.createDataFrame(near_duplicates(unique, state.done_videos, state.cfg.near_dup),
                                          near.schema)
         accepted = unique.join(near.select("video_id"), "video_id", "left_anti").select(
             "video_id", "uri", *PROBE_FIELDS, "signature", F.coalesce("label", F.lit(-1)).alias("label"),
@@ -184,22 +183,22 @@ class Clean(_AfterIngest):
                                 touched=touched, classes=classes)
 
 
-def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) -> DataFrame:
+def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) -> list[dict[str, Any]]:
     """Rejects rows (FILE_KEY, video_id, reject_*) for this run's videos that show the same pictures as a
     better one: a lake video first, then a labelled one, the longer, the larger, the smaller URI.
 
-    Candidates come from an LSH join (videos sharing a whole band of one keyframe hash), so the work grows with
-    the corpus, not its square; each candidate pair is then checked on all its hashes. Chains are not merged:
-    a video is rejected when any better-ranked video matches it.
+    Candidates come from an LSH join in Spark (videos sharing a whole band of one keyframe hash), so the work
+    grows with the corpus, not its square; the candidate pairs (few: re-encodes, not every pair of videos) are
+    then checked hash by hash on the driver. Chains are not merged: a video is rejected when any better-ranked
+    video matches it.
     """
     width = 64 // cfg.bands
     mask = (1 << width) - 1
-    videos = new.select("video_id", "uri", "signature", F.lit(False).alias("in_lake"),
-                        F.col("label").isNotNull().alias("labelled"), "duration_s",
-                        (F.col("width_px") * F.col("height_px")).alias("pixels")).unionByName(
-        lake_videos.where(F.col("signature").isNotNull()).select(
-            "video_id", "uri", "signature", F.lit(True).alias("in_lake"), F.lit(True).alias("labelled"),
-            "duration_s", (F.col("width_px") * F.col("height_px")).alias("pixels")))
+    columns = ("video_id", *FILE_KEY, "signature", "duration_s", (F.col("width_px") * F.col("height_px")).alias(
+        "pixels"))
+    videos = new.select(*columns, F.lit(False).alias("in_lake"), F.col("label").isNotNull().alias("labelled")) \
+        .unionByName(lake_videos.where(F.col("signature").isNotNull()).select(
+            *columns, F.lit(True).alias("in_lake"), F.lit(True).alias("labelled")))
     keys = F.array(*[F.lit(i << 32) + F.shiftrightunsigned("h", i * width).bitwiseAND(mask)
                      for i in range(cfg.bands)])
     bands = videos.select("video_id", "in_lake", F.explode("signature").alias("h")) \
@@ -207,31 +206,30 @@ def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) 
     a, b = bands.alias("a"), bands.alias("b")
     pairs = a.join(b, (F.col("a.band") == F.col("b.band")) & (F.col("a.video_id") < F.col("b.video_id"))
                    & ~(F.col("a.in_lake") & F.col("b.in_lake"))) \
-        .select(F.col("a.video_id").alias("x"), F.col("b.video_id").alias("y")).distinct()
-    sig = videos.select("video_id", "signature")
-    frac = F.udf(lambda p, q: match_frac(p, q, cfg.max_distance_bits), "double")
-    matched = pairs.join(sig.withColumnRenamed("video_id", "x").withColumnRenamed("signature", "sx"), "x") \
-        .join(sig.withColumnRenamed("video_id", "y").withColumnRenamed("signature", "sy"), "y") \
-        .withColumn("frac", frac("sx", "sy")).where(F.col("frac") >= cfg.min_match_frac).select("x", "y", "frac")
-    # Better sorts first: a lake video, a labelled one, the longer, the larger, the smaller URI (structs compare
-    # field by field, so no global ordering of the corpus is needed).
-    rank = F.struct(~F.col("in_lake"), ~F.col("labelled"), -F.col("duration_s"), -F.col("pixels"), F.col("uri"))
-    ranked = videos.select("video_id", "uri", rank.alias("rank"))
-    rx, ry = ranked.toDF("x", "x_uri", "x_rank"), ranked.toDF("y", "y_uri", "y_rank")
-    both = matched.join(rx, "x").join(ry, "y")
-    x_worse = F.col("x_rank") > F.col("y_rank")
-    pairs_by_loser = both.select(
-        F.when(x_worse, F.col("x")).otherwise(F.col("y")).alias("video_id"),
-        F.struct(F.when(x_worse, F.col("y_rank")).otherwise(F.col("x_rank")).alias("rank"),
-                 F.when(x_worse, F.col("y_uri")).otherwise(F.col("x_uri")).alias("uri"),
-                 F.col("frac")).alias("kept"))
-    losers = pairs_by_loser.groupBy("video_id").agg(F.min("kept").alias("kept")).select(
-        "video_id", F.col("kept.uri").alias("kept_uri"), F.col("kept.frac").alias("frac"))
-    return losers.join(new.select(*FILE_KEY, "video_id"), "video_id").select(
-        *FILE_KEY, "video_id", F.lit("clean").alias("reject_stage"),
-        F.lit(reasons.NEAR_DUPLICATE_OF).alias("reject_reason"),
-        F.concat(F.lit("near-duplicate of "), F.col("kept_uri"), F.lit(": "),
-                 F.format_number(F.col("frac") * 100, 0), F.lit(" % of keyframes match")).alias("reject_detail"))
+        .select(F.col("a.video_id").alias("x"), F.col("b.video_id").alias("y")).distinct().collect()
+    if not pairs:
+        return []
+    ids = sorted({p["x"] for p in pairs} | {p["y"] for p in pairs})
+    info = {r["video_id"]: r for r in videos.where(F.col("video_id").isin(ids)).collect()}
+
+    def rank(v: Any) -> tuple:  # noqa: ANN401 - a Row
+        return (not v["in_lake"], not v["labelled"], -(v["duration_s"] or 0), -(v["pixels"] or 0), v["uri"])
+
+    best: dict[str, tuple[tuple, str, float]] = {}  # loser -> (winner's rank, winner's uri, match)
+    for p in pairs:
+        x, y = info[p["x"]], info[p["y"]]
+        frac = match_frac(list(x["signature"]), list(y["signature"]), cfg.max_distance_bits)
+        if frac < cfg.min_match_frac:
+            continue
+        winner, loser = (x, y) if rank(x) < rank(y) else (y, x)
+        if loser["in_lake"]:
+            continue
+        if loser["video_id"] not in best or rank(winner) < best[loser["video_id"]][0]:
+            best[loser["video_id"]] = (rank(winner), winner["uri"], frac)
+    return [{**{k: info[vid][k] for k in FILE_KEY}, "video_id": vid, "reject_stage": "clean",
+             "reject_reason": reasons.NEAR_DUPLICATE_OF,
+             "reject_detail": f"near-duplicate of {uri}: {frac:.0%} of keyframes match"}
+            for vid, (_, uri, frac) in sorted(best.items())]
 
 
 class Decode(_AfterIngest):
