@@ -74,12 +74,13 @@ def probe_video(uri: str, clean: CleanConfig, signature_keyframes: int = 0) -> P
         with storage.open_local(uri) as path:
             video_id = storage.sha256_file(path)
             result: ProbeResult | Rejected = probe_file(path)
+            if isinstance(result, ProbeResult):
+                result = check(result, clean) or result
+            # Only videos that passed the gate need a signature: keyframes are the probe stage's dearest work.
             if isinstance(result, ProbeResult) and signature_keyframes:
                 signature = tuple(keyframe_hashes(path, signature_keyframes))
     except OSError as e:
         result = Rejected("ingest", rejects.IO_ERROR, f"{type(e).__name__}: {e}")
-    if isinstance(result, ProbeResult):
-        result = check(result, clean) or result
     if isinstance(result, Rejected):
         return result.with_video_id(video_id)
     return ProbedVideo(uri, video_id, result, signature)
