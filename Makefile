@@ -16,11 +16,11 @@ export PYTHONUNBUFFERED := 1
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt pyproject.toml
+$(STAMP): requirements.txt requirements-detectors.txt pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-detectors.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m jobs.spark_setup
 	touch $@
@@ -36,7 +36,6 @@ test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra tests
 
 bench: $(STAMP)
-	$(BIN)/python -m pip install -q -r requirements-bench.txt
 	$(BIN)/python bench/shots.py
 	$(BIN)/python bench/decode.py
 	$(BIN)/python bench/loader.py
@@ -51,11 +50,14 @@ dist: $(STAMP)
 # The executors' Python for clusters without an image of their own (decord, PyAV, torch and the rest of
 # requirements.txt in a relocatable venv): spark-submit --archives dist/env.tar.gz#env
 #   --conf spark.pyspark.python=./env/bin/python --py-files dist/sora_model.zip ...
+# EXTRA_REQUIREMENTS=requirements-detectors.txt adds the optional shot detectors (clip.cut_detector).
+EXTRA_REQUIREMENTS ?=
 dist-env:
 	rm -rf $(DIST)/env-venv $(DIST)/env.tar.gz && mkdir -p $(DIST)
 	$(PYTHON) -m venv --copies $(DIST)/env-venv
 	$(DIST)/env-venv/bin/python -m pip install -q --upgrade pip
-	$(DIST)/env-venv/bin/python -m pip install -q -r requirements.txt venv-pack==0.2.0
+	$(DIST)/env-venv/bin/python -m pip install -q -r requirements.txt $(addprefix -r ,$(EXTRA_REQUIREMENTS)) \
+		venv-pack==0.2.0
 	$(DIST)/env-venv/bin/venv-pack -q -p $(DIST)/env-venv -o $(DIST)/env.tar.gz
 	rm -rf $(DIST)/env-venv
 

@@ -33,6 +33,7 @@ from sora_model.dataset.split import SplitConfig
 from sora_model.lake import storage
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.object_store import ObjectStoreConfig
+from sora_model.video import shot_detectors
 from sora_model.video.augment import AugmentConfig
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
@@ -94,9 +95,10 @@ def check_build_settings(latest: dict[str, Any] | None, cfg: CurateConfig) -> No
     if latest is None:
         return
     before = json.loads(latest["build_config_json"])
-    # A section the dataset was built before (a setting added since) is taken as agreeing: its first versions
-    # knew no other value.
-    now = {k: v for k, v in json.loads(json.dumps(cfg.build_settings())).items() if k in before}
+    # A setting (or a whole section) the dataset was built before, added since, is taken as agreeing: its first
+    # versions knew no other value.
+    now = {section: {k: v for k, v in values.items() if k in before[section]}
+           for section, values in json.loads(json.dumps(cfg.build_settings())).items() if section in before}
     if before != now:
         diffs = [f"{section}.{k}: {before.get(section, {}).get(k)!r} -> {v!r}"
                  for section, values in now.items() for k, v in values.items()
@@ -112,6 +114,8 @@ check_plan(STAGES, _INITIAL)
 
 def run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str | None = None) -> CurateSummary:
     """Run every stage once; returns the summary (also saved as <lake>/runs/<run_id>/summary.json)."""
+    if cfg.clip.mode == "shots":
+        shot_detectors.require(cfg.clip.cut_detector)  # here, before any work, rather than in every task
     run_id = run_id or new_run_id()
     tables = Tables(spark, cfg.lake_uri)
     layout = tables.layout

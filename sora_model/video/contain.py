@@ -81,6 +81,7 @@ class DecoderProcess:
     def __init__(self) -> None:
         self._proc: multiprocessing.process.BaseProcess | None = None
         self._conn: Any = None
+        self._prepared: set[tuple[Callable[..., Iterator[Any]], tuple]] = set()
 
     @property
     def pid(self) -> int | None:
@@ -93,6 +94,7 @@ class DecoderProcess:
         self._proc.start()
         child.close()
         self._conn = parent
+        self._prepared = set()
         if not parent.poll(30) or parent.recv()[0] != "ready":
             raise RuntimeError("the decoding process did not start within 30 s; see the executor's stderr")
 
@@ -109,6 +111,20 @@ class DecoderProcess:
             self._conn.close()  # the child's recv ends with EOFError and it returns
             self._proc.join(5)
         self._kill()
+
+    def prepare(self, fn: Callable[..., Iterator[Any]], args: tuple, timeout_s: float = 600.0) -> None:
+        """Run ``fn(*args)`` once per child (again in a replacement): setup every later call shares, such as a
+        model load, so it is not charged to the first call's memory cap. Setup that fails is no property of a
+        file: it raises."""
+        if self._proc is None or not self._proc.is_alive():
+            self._start()
+        if (fn, args) in self._prepared:
+            return
+        outcome = self.run(fn, args, Limits(timeout_s=timeout_s, max_memory_mb=1 << 30))
+        if outcome.failure is not None:
+            raise RuntimeError(f"setting up the decoding process ({fn.__module__}.{fn.__qualname__}) failed: "
+                               f"{outcome.failure.detail}")
+        self._prepared.add((fn, args))
 
     def run(self, fn: Callable[..., Iterator[Any]], args: tuple, limits: Limits,
             on_start: Callable[[int], None] | None = None) -> Outcome:

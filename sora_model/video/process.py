@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from sora_model.lake import storage
-from sora_model.video import contain, rejects
+from sora_model.video import contain, rejects, shot_detectors
 from sora_model.video.clean import CleanConfig, check
 from sora_model.video.clips import ClipConfig, Picker, Span
 from sora_model.video.decode import DecodeConfig, DecodeReport, decode_clips
@@ -149,7 +149,9 @@ def decode_video(video: ProbedVideo, clip: ClipConfig, decode: DecodeConfig, pic
         failure = None
     else:
         limits = contain.Limits(timeout_s=decode.video_timeout_s, max_memory_mb=decode.video_max_memory_mb)
-        outcome = contain.shared().run(_decode_job, (video, clip, decode, pick), limits)
+        child = contain.shared()
+        child.prepare(shot_detectors.prepare, (clip,))
+        outcome = child.run(_decode_job, (video, clip, decode, pick), limits)
         items, failure = outcome.items, outcome.failure
     if failure is not None:
         return DecodedVideo(video, [], DecodeReport(error=failure.detail), failure.with_video_id(video.video_id))

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterator
+from typing import Protocol
 
 import numpy as np
 
+from sora_model.video import shot_detectors
 from sora_model.video.clips import ClipConfig, Picker, Span, WindowFrames
 
 _BINS = 16
@@ -158,9 +160,25 @@ def detect_cuts(frames: Iterator[np.ndarray], threshold: float, min_shot_frames:
     return list(detector.cuts)
 
 
-def detector_for(cfg: ClipConfig, fps: float) -> CutDetector:
-    """The detector ``clip.mode: shots`` runs at this frame rate."""
-    return CutDetector(cfg.cut_threshold, round(cfg.cut_min_shot_s * fps), max(2, round(cfg.cut_window_s * fps)))
+class StreamingCutDetector(Protocol):
+    """What decoding feeds frames to in ``clip.mode: shots``: frames go in, in order, and come out a little later,
+    each with its flag (True for the first frame of a new shot)."""
+
+    cuts: list[int]
+
+    def push(self, frame: np.ndarray) -> list[tuple[np.ndarray, bool]]: ...
+
+    def finish(self) -> list[tuple[np.ndarray, bool]]: ...
+
+
+def detector_for(cfg: ClipConfig, fps: float) -> StreamingCutDetector:
+    """The detector ``clip.mode: shots`` runs at this frame rate (``cfg.cut_detector``)."""
+    min_shot_frames = round(cfg.cut_min_shot_s * fps)
+    if cfg.cut_detector == "sora":
+        return CutDetector(cfg.cut_threshold, min_shot_frames, max(2, round(cfg.cut_window_s * fps)))
+    if cfg.cut_detector == "transnetv2":
+        return shot_detectors.TransNetCuts(min_shot_frames)
+    return shot_detectors.SceneDetectCuts(fps, min_shot_frames, adaptive=cfg.cut_detector == "pyscenedetect_adaptive")
 
 
 class ShotWindows:

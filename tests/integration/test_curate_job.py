@@ -179,6 +179,19 @@ def test_links_loops_and_odd_names_are_all_accounted_for(spark, corpus: Path, ma
     assert videos == {"a #1?%20.mp4", "b"}
 
 
+def test_a_selected_shot_detector_runs_on_the_executors(spark, corpus: Path, manifest: dict, tmp_path: Path):
+    src = tmp_path / "input"
+    src.mkdir()
+    with_cuts = [v for v in manifest["videos"] if v["cut_frame"] is not None][:2]
+    for v in with_cuts:
+        shutil.copy(corpus / v["name"], src / Path(v["name"]).name)
+    summary = run(spark, src, tmp_path / "lake", "clip.cut_detector=pyscenedetect_content")
+    videos = Tables(spark, str(tmp_path / "lake")).read("videos").collect()
+    assert summary.videos_clipped == len(with_cuts) == 2
+    assert {Path(v["uri"]).name: v["cuts"] for v in videos} == {Path(v["name"]).name: [v["cut_frame"]]
+                                                                 for v in with_cuts}
+
+
 def test_a_lake_from_an_earlier_release_gains_the_new_columns(spark, tmp_path: Path):
     from pyspark.sql.types import ArrayType, LongType, StructType
 
@@ -196,3 +209,24 @@ def test_a_lake_from_an_earlier_release_gains_the_new_columns(spark, tmp_path: P
     lake.merge("videos", spark.createDataFrame([{**row, "video_id": "v1", "signature": [1, 2]}], old.add(
         "signature", ArrayType(LongType()))).selectExpr("*", "1 as rotation_deg", "0 as clips_filtered"))
     assert sorted(r["video_id"] for r in lake.read("videos").collect()) == ["v0", "v1"]
+
+
+def test_a_dataset_keeps_its_content_settings_and_settings_added_since_agree_with_old_versions():
+    import dataclasses
+    import json
+
+    from pipelines.curate import CurateConfig, check_build_settings
+    from sora_model.video.clips import ClipConfig
+
+    cfg = CurateConfig()
+    built = {"version": 3, "build_config_json": json.dumps(cfg.build_settings())}
+    check_build_settings(built, cfg)
+    other = dataclasses.replace(cfg, clip=ClipConfig(mode="shots", cut_detector="pyscenedetect_content"))
+    with pytest.raises(ValueError, match=r"v3 .*clip.mode: 'fixed' -> 'shots'; clip.cut_detector: 'sora' -> "
+                                         r"'pyscenedetect_content'.*dataset=<new name>"):
+        check_build_settings(built, other)
+    # A version built before cut_detector and the quality section existed knew no other value.
+    old = cfg.build_settings()
+    del old["clip"]["cut_detector"], old["quality"]
+    check_build_settings({"version": 1, "build_config_json": json.dumps(old)},
+                         dataclasses.replace(cfg, clip=ClipConfig(cut_detector="transnetv2")))
