@@ -1,6 +1,6 @@
-"""spark-submit jobs/score.py --model <variant dir or run_id/epoch/variant> --input <uri> [key=value ...]
+"""spark-submit jobs/score.py --input <uri> [--model production|<run_id/epoch/variant>|<variant dir>] [key=value ...]
 
-Scores new videos with a registered model variant: lists the input, probes, cleans, clips and decodes each video
+Scores new videos with a registered model variant (default: the one the production alias serves): lists the input, probes, cleans, clips and decodes each video
 as curation does, runs the model (loaded once per executor process) and MERGEs one prediction per clip into the
 lake's predictions Delta table; bad files go to the rejects table. Rerunning adds nothing.
 """
@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     from pipelines.score import ScoreConfig, run_score
 
     parser = parser_for(ScoreConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/score.py")
-    parser.add_argument("--model", help="same as model=...: a variant directory or a models-table id")
+    parser.add_argument("--model", help="same as model=...: an alias (default production), a models-table id "
+                                        "<run_id>/<epoch>/<variant> or a variant directory")
     parser.add_argument("--input", help="same as input_uri=...: the folder or prefix of videos to score")
     argv = expand_shorthands(list(sys.argv[1:] if argv is None else argv),
                              {"--model": "model", "--input": "input_uri"})

@@ -1,17 +1,23 @@
 """Register checkpoints and variants in the lake's ``models`` Delta table, from the model cards in the lake
-(MERGE on run_id, epoch, variant)."""
+(MERGE on run_id, epoch, variant), and point aliases (``production``) at them in the ``aliases`` table."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import Row, SparkSession
+from pyspark.sql import functions as F
 
+from pipelines.session import SparkConfig
 from pipelines.tables import Tables, table_schema
+from sora_model.lake.aliases import AliasAction, AliasEntry, AliasHistory
 from sora_model.lake.card import ModelCard, read_card
 from sora_model.lake.layout import LakeLayout
+from sora_model.lake.object_store import ObjectStoreConfig
 
 
 def models_row(card: ModelCard, uri: str, metrics: dict[str, Any], config_yaml: str) -> dict[str, Any]:
@@ -50,3 +56,83 @@ def register_variants(spark: SparkSession, lake_uri: str, checkpoint: ModelCard,
     if out:
         Tables(spark, lake_uri).merge("models", spark.createDataFrame(out, table_schema("models")))
     return len(out)
+
+
+def model_row(tables: Tables, model_id: str) -> Row:
+    """The models-table row of ``<run_id>/<epoch>/<variant>``; ValueError when there is none."""
+    parts = model_id.split("/")
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise ValueError(f"{model_id!r} is not a models-table id <run_id>/<epoch>/<variant>")
+    rows = tables.read("models").where((F.col("run_id") == parts[0]) & (F.col("epoch") == int(parts[1]))
+                                       & (F.col("variant") == parts[2])).collect()
+    if not rows:
+        raise ValueError(f"no model {model_id!r} in {tables.layout.table('models')} (register it first: training "
+                         f"and jobs/compress.py do)")
+    return rows[0]
+
+
+def _id(row: Row) -> str:
+    return f"{row['run_id']}/{row['epoch']}/{row['variant']}"
+
+
+def alias_history(tables: Tables, alias: str) -> AliasHistory:
+    rows = tables.read("aliases").where(F.col("alias") == alias).collect()
+    names = [f.name for f in dataclasses.fields(AliasEntry)]
+    return AliasHistory(alias, [AliasEntry(**{k: r[k] for k in names}) for r in rows])
+
+
+def current_alias(tables: Tables, alias: str) -> AliasEntry:
+    """Where ``alias`` points now; ValueError, naming the aliases there are, when it was never set."""
+    entry = alias_history(tables, alias).current
+    if entry is None:
+        known = sorted({r["alias"] for r in tables.read("aliases").select("alias").distinct().collect()})
+        raise ValueError(f"alias {alias!r} is not set in {tables.layout.table('aliases')} (aliases there: "
+                         f"{', '.join(known) or 'none'}); set it with `python jobs/alias.py set {alias} <model id>`")
+    return entry
+
+
+def _write(tables: Tables, entry: AliasEntry) -> AliasEntry:
+    tables.merge("aliases", tables.spark.createDataFrame([dataclasses.asdict(entry)], table_schema("aliases")),
+                 update=False)
+    got = alias_history(tables, entry.alias).entries
+    mine = next((e for e in got if e.seq == entry.seq), None)
+    if mine is None or (mine.model_id, mine.deployed_id, mine.action, mine.set_by, mine.reason) != (
+            entry.model_id, entry.deployed_id, entry.action, entry.set_by, entry.reason):
+        raise RuntimeError(f"alias {entry.alias!r} was changed by another run at the same time (its entry "
+                           f"#{entry.seq} is {mine.describe() if mine else 'missing'}); look at the history with "
+                           f"`python jobs/alias.py show {entry.alias}` and run again")
+    return entry
+
+
+def set_alias(tables: Tables, alias: str, model_id: str, reason: str, action: AliasAction = "set",
+              set_by: str = "cli") -> AliasEntry | None:
+    """Point ``alias`` at a model: a checkpoint id (it serves itself) or a variant id (its parent checkpoint,
+    serving that variant). Returns the new entry, or None when the alias already points there."""
+    row = model_row(tables, model_id)
+    if row["variant"] == "fp32":
+        checkpoint, deployed = row, None
+    else:
+        parents = tables.read("models").where((F.col("uri") == row["parent_uri"]) & (F.col("variant") == "fp32"))
+        found = parents.collect()
+        if not found:
+            raise ValueError(f"variant {model_id} names parent {row['parent_uri']}, which is not a registered "
+                             f"checkpoint in {tables.layout.table('models')}")
+        checkpoint, deployed = found[0], row
+    entry = alias_history(tables, alias).point(
+        _id(checkpoint), checkpoint["uri"], _id(deployed) if deployed else None, deployed["uri"] if deployed else None,
+        action, reason, set_by, datetime.now(timezone.utc))
+    return _write(tables, entry) if entry else None
+
+
+def rollback_alias(tables: Tables, alias: str, reason: str, set_by: str = "cli") -> AliasEntry:
+    """Point ``alias`` back at what it pointed at before its current entry."""
+    return _write(tables, alias_history(tables, alias).rollback(reason, set_by, datetime.now(timezone.utc)))
+
+
+@dataclass(frozen=True, kw_only=True)
+class AliasConfig:
+    lake_uri: str = "lake"
+    """Root of the lake whose aliases table to read or change."""
+    spark: SparkConfig = field(default_factory=lambda: SparkConfig(master="local[1]", app_name="sora_model-alias",
+                                                                   conf={"spark.ui.enabled": "false"}))
+    object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)

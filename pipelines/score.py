@@ -14,9 +14,11 @@ from pyspark.sql import functions as F
 from pipelines import executors
 from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_SCHEMA, ListingConfig, list_corpus
+from pipelines.models import current_alias, model_row
 from pipelines.session import SparkConfig
 from pipelines.tables import Tables, table_schema
 from sora_model.lake import storage
+from sora_model.lake.aliases import AliasEntry, is_alias_name
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.object_store import ObjectStoreConfig
@@ -29,9 +31,10 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True, kw_only=True)
 class ScoreConfig:
-    model: str = ""
-    """Variant to score with: its directory URI, or its models-table id <run_id>/<epoch>/<variant>
-    (e.g. 20261124T052354Z-497994/20/int8-static)."""
+    model: str = "production"
+    """Model to score with: an alias (production: the variant deployed from the model in use; see
+    jobs/alias.py), a models-table id <run_id>/<epoch>/<variant> (e.g. 20261124T052354Z-497994/20/int8-static),
+    or a variant directory URI."""
     input_uri: str = ""
     """Folder or object-store prefix of new videos (listed recursively)."""
     lake_uri: str = "lake"
@@ -56,29 +59,39 @@ class ScoreConfig:
             raise ValueError("batch_size, threads_per_task and tasks_per_core must be >= 1")
 
 
-def resolve_model(spark: SparkSession, lake_uri: str, model: str) -> tuple[str, ModelCard]:
-    """(directory URI, card) of a model given as its directory URI or its models-table id run_id/epoch/variant."""
+@dataclass(frozen=True)
+class ResolvedModel:
+    uri: str
+    card: ModelCard
+    alias: AliasEntry | None = None
+    """The alias entry it was named by, if it was (lineage: predictions record alias and entry)."""
+
+
+def resolve_model(spark: SparkSession, lake_uri: str, model: str) -> ResolvedModel:
+    """The model given as a variant directory URI, a models-table id <run_id>/<epoch>/<variant>, or an alias
+    (``production``: the variant deployed from the checkpoint it points at)."""
     if not model:
-        raise ValueError("model is required: a variant directory or a models-table id <run_id>/<epoch>/<variant>")
+        raise ValueError("model is required: an alias (production), a models-table id <run_id>/<epoch>/<variant> "
+                         "or a variant directory")
     if storage.is_file(storage.join(model, CARD_FILE)):
-        return storage.normalize(model), read_card(model)
-    parts = model.split("/")
-    if len(parts) != 3 or not parts[1].isdigit():
-        raise ValueError(f"model {model!r} is neither a variant directory (with meta.json) nor an id "
-                         "<run_id>/<epoch>/<variant>")
-    run_id, epoch, variant = parts[0], int(parts[1]), parts[2]
+        return ResolvedModel(storage.normalize(model), read_card(model))
     tables = Tables(spark, lake_uri)
-    rows = tables.read("models").where(
-        (F.col("run_id") == run_id) & (F.col("epoch") == epoch) & (F.col("variant") == variant)).collect()
-    if not rows:
-        raise ValueError(f"no row {model!r} in {tables.layout.table('models')}")
-    return rows[0]["uri"], read_card(rows[0]["uri"])
+    if is_alias_name(model):
+        entry = current_alias(tables, model)
+        return ResolvedModel(entry.serving_uri, read_card(entry.serving_uri), entry)
+    if len(model.split("/")) != 3:
+        raise ValueError(f"model {model!r} is neither an alias, a variant directory (with {CARD_FILE}) nor an id "
+                         "<run_id>/<epoch>/<variant>")
+    uri = model_row(tables, model)["uri"]
+    return ResolvedModel(uri, read_card(uri))
 
 
 @dataclass
 class ScoreSummary:
     run_id: str
     model_id: str
+    alias: str | None = None
+    """'<alias> #<entry>' when the model was named by an alias."""
     files: int = 0
     scored_videos: int = 0
     rejected: int = 0
@@ -87,7 +100,8 @@ class ScoreSummary:
     max_model_loads_per_process: int = 0
 
     def render(self) -> str:
-        lines = [f"score run {self.run_id} with {self.model_id}",
+        via = f" ({self.alias})" if self.alias else ""
+        lines = [f"score run {self.run_id} with {self.model_id}{via}",
                  f"  videos found        {self.files}",
                  f"    scored            {self.scored_videos}",
                  f"    rejected          {self.rejected}"]
@@ -98,11 +112,13 @@ class ScoreSummary:
 
 def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
     tables = Tables(spark, cfg.lake_uri)
-    model_uri, card = resolve_model(spark, cfg.lake_uri, cfg.model)
+    resolved = resolve_model(spark, cfg.lake_uri, cfg.model)
+    model_uri, card, alias = resolved.uri, resolved.card, resolved.alias
     # Decided on the driver, so a model executors could not use fails here with its reason.
     decode = cfg.decode.with_frames_shape(card.frames_shape)
     run_id = new_run_id()
-    summary = ScoreSummary(run_id=run_id, model_id=card.model_id)
+    summary = ScoreSummary(run_id=run_id, model_id=card.model_id,
+                           alias=f"{alias.alias} #{alias.seq}" if alias else None)
     listing = list_corpus(cfg.input_uri, cfg.listing)
     summary.files = len(listing.files)
     if not listing.files:
@@ -118,7 +134,9 @@ def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
     preds = scored.where(F.col("kind") == "prediction").select(
         "clip_id", "video_id", "uri", "clip_index", "start_s", "end_s", "predicted_label", "predicted_label_name",
         "probabilities", F.lit(card.model_id).alias("model_id"), F.lit(model_uri).alias("model_uri"),
-        F.lit(run_id).alias("run_id"), now.alias("scored_at"))
+        F.lit(run_id).alias("run_id"), now.alias("scored_at"),
+        F.lit(alias.alias if alias else None).cast("string").alias("alias"),
+        F.lit(alias.seq if alias else None).cast("int").alias("alias_seq"))
     rejects = row_schemas.as_rejects(scored.where(F.col("kind") == "reject")).select(
         "*", F.lit(run_id).alias("run_id"), now.alias("rejected_at"))
     tables.merge("predictions", preds.select(*[c.name for c in table_schema("predictions")]), update=False)

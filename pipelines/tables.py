@@ -38,7 +38,9 @@ TABLES: dict[str, str] = {
         config_yaml string, created_at timestamp""",
     "predictions": """clip_id string, video_id string, uri string, clip_index int, start_s double, end_s double,
         predicted_label int, predicted_label_name string, probabilities array<double>, model_id string,
-        model_uri string, run_id string, scored_at timestamp""",
+        model_uri string, run_id string, scored_at timestamp, alias string, alias_seq int""",
+    "aliases": """alias string, seq int, model_id string, model_uri string, deployed_id string, deployed_uri string,
+        action string, reason string, previous_seq int, set_by string, set_at timestamp""",
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -48,6 +50,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "datasets": ("name", "version"),
     "models": ("run_id", "epoch", "variant"),
     "predictions": ("clip_id", "model_id"),
+    "aliases": ("alias", "seq"),
 }
 
 

@@ -123,3 +123,36 @@ def test_scoring_with_the_fp32_checkpoint_itself(spark, compressed, new_videos):
     epoch = json.loads((compressed["run"] / "onnx" / "meta.json").read_text())["epoch"]
     summary = _score(spark, compressed["lake"], f"small/{epoch}/fp32", new_videos)
     assert summary.scored_videos == 3 and summary.predictions > 0
+
+
+@pytest.mark.slow
+def test_production_alias_serves_scoring_rolls_back_and_predictions_name_the_entry(spark, compressed, new_videos,
+                                                                                  capsys):
+    from jobs.alias import main
+    from pipelines.models import alias_history, set_alias
+
+    lake = compressed["lake"]
+    tables = Tables(spark, str(lake))
+    epoch = json.loads((compressed["run"] / "pruned-0.5" / "meta.json").read_text())["epoch"]
+    first = set_alias(tables, "production", f"small/{epoch}/pruned-0.5", "first deploy")
+    assert (first.seq, first.model_id, first.deployed_id) == (1, f"small/{epoch}/fp32", f"small/{epoch}/pruned-0.5")
+    assert set_alias(tables, "production", f"small/{epoch}/pruned-0.5", "again") is None
+    set_alias(tables, "production", f"small/{epoch}/pruned-channels-0.5", "fewer channels")
+    served = _score(spark, lake, "production", new_videos)
+    assert (served.model_id, served.alias) == (f"small/{epoch}/pruned-channels-0.5", "production #2")
+
+    assert main(["--rollback", "--reason", "channels model misbehaves", f"lake_uri={lake}"]) == 0
+    out = capsys.readouterr().out
+    assert "rolled back: production #3" in out and "channels model misbehaves" in out
+    history = alias_history(tables, "production")
+    assert [(e.seq, e.action, e.deployed_id) for e in history.entries] == [
+        (1, "set", f"small/{epoch}/pruned-0.5"), (2, "set", f"small/{epoch}/pruned-channels-0.5"),
+        (3, "rollback", f"small/{epoch}/pruned-0.5")]
+    again = _score(spark, lake, "production", new_videos)
+    assert (again.model_id, again.alias) == (f"small/{epoch}/pruned-0.5", "production #3")
+    # Lineage: each prediction names the model and the alias entry that served it.
+    rows = tables.read("predictions").where("alias is not null").select("model_id", "alias", "alias_seq").distinct()
+    assert {tuple(r) for r in rows.collect()} == {(f"small/{epoch}/pruned-channels-0.5", "production", 2),
+                                                   (f"small/{epoch}/pruned-0.5", "production", 3)}
+    with pytest.raises(ValueError, match="alias 'staging' is not set .*aliases there: production"):
+        _score(spark, lake, "staging", new_videos)
