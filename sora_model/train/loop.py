@@ -32,6 +32,7 @@ from sora_model.dataset.catalog import DatasetVersion, load_dataset
 from sora_model.dataset.loader import ShardDataset
 from sora_model.dataset.reader import ReaderConfig, iter_eval_batches, scan_row_groups
 from sora_model.dataset.shard_cache import ShardCache
+from sora_model.deploy.variants import load_state_dict, model_config_from
 from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card, write_card
 from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
@@ -71,6 +72,9 @@ class TrainConfig:
     """Training run id; None makes a new one (or, with resume, takes the newest run)."""
     resume: bool = False
     """Continue the run from its newest complete checkpoint."""
+    init_from: str | None = None
+    """Warm start: begin from this checkpoint's weights (and its model shape; the optimizer starts fresh): a
+    checkpoint directory URI or <run_id>/<epoch>. Its classes must be the dataset's. None: random init."""
     epochs: int = 12
     """Passes over the train split."""
     seed: int = 0
@@ -160,10 +164,16 @@ class Trainer:
         self.dataset = load_dataset(cfg.lake_uri, cfg.dataset, cfg.dataset_version)
         if "train" not in self.dataset.shards:
             raise ValueError(f"dataset {cfg.dataset!r} v{self.dataset.version} has no train shards")
-        self.model_cfg = dataclasses.replace(cfg.model, num_classes=len(self.dataset.classes),
-                                             max_frames=max(cfg.model.max_frames, self.dataset.frames_shape[0]))
+        init = self._init_checkpoint()
+        base = model_config_from(init[1]) if init else cfg.model
+        self.model_cfg = dataclasses.replace(base, num_classes=len(self.dataset.classes),
+                                             max_frames=max(base.max_frames, self.dataset.frames_shape[0]))
         seed_everything(cfg.seed)
         model = SoraModel(self.model_cfg).to(self.device)
+        if init:
+            with storage.open_local(storage.join(init[0], init[1].model_file)) as path:
+                model.load_state_dict(load_state_dict(path))
+            logger.info("warm start from %s (%s)", init[1].model_id, init[0])
         self.model = model
         self.ddp = nn.parallel.DistributedDataParallel(model) if world_size > 1 else model
         self.train_data = ShardDataset(self.dataset.shards["train"], dataclasses.replace(cfg.reader, seed=cfg.seed),
@@ -188,6 +198,27 @@ class Trainer:
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
         self._step_lines: list[str] = []
+
+    def _init_checkpoint(self) -> tuple[str, ModelCard] | None:
+        spec = self.cfg.init_from
+        if not spec:
+            return None
+        parts = spec.strip("/").split("/")
+        if storage.is_file(storage.join(spec, CARD_FILE)):
+            uri = storage.normalize(spec)
+        elif len(parts) in (2, 3) and parts[1].isdigit() and parts[2:] in ([], ["fp32"]):
+            uri = self.layout.checkpoint(parts[0], int(parts[1]))
+        else:
+            raise ValueError(f"init_from={spec!r} is neither a checkpoint directory (with {CARD_FILE}) nor "
+                             "<run_id>/<epoch>")
+        if not storage.is_file(storage.join(uri, CARD_FILE)):
+            raise ValueError(f"init_from={spec!r}: no complete checkpoint at {uri}")
+        card = read_card(uri)
+        if card.variant != "fp32" or card.classes != self.dataset.classes:
+            raise ValueError(f"init_from={spec!r} cannot start this run: it is {card.variant!r} with classes "
+                             f"{card.classes}, the dataset {self.dataset.name} v{self.dataset.version} has "
+                             f"{self.dataset.classes}; train from scratch (init_from unset)")
+        return uri, card
 
     # --- checkpoints -------------------------------------------------------------------------------------------
     def resume(self) -> bool:

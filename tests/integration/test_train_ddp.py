@@ -101,6 +101,25 @@ def test_killed_run_resumes_with_the_same_losses(lake: Path, full_run: Path):
     assert "val accuracy" in resumed.stdout
 
 
+def test_a_warm_start_begins_from_the_checkpoint_weights_and_shape(lake: Path, full_run: Path):
+    import torch
+
+    from sora_model import config as config_lib
+    from sora_model.train.loop import TrainConfig, Trainer
+
+    # Another model shape in the config: the checkpoint's own shape wins, so its weights fit.
+    cfg = config_lib.load(TrainConfig, ROOT / "conf" / "train" / "local.yaml",
+                          [f"lake_uri={lake}", "init_from=full/2", "model.widths=[4,4]", "epochs=1"])
+    trainer = Trainer(cfg, "warm")
+    expected = torch.load(full_run / "epoch-2" / "model.pt", weights_only=True)
+    got = trainer.model.state_dict()
+    assert got.keys() == expected.keys() and all(torch.equal(got[k], expected[k]) for k in expected)
+    assert trainer.step == 0  # the optimizer, schedule and step count start fresh
+    for bad, why in (("full/9", "no complete checkpoint"), ("nonsense", "neither a checkpoint directory")):
+        with pytest.raises(ValueError, match=why):
+            Trainer(config_lib.load(TrainConfig, None, [f"lake_uri={lake}", f"init_from={bad}"]), "warm")
+
+
 @pytest.mark.slow
 def test_checkpoints_load_with_weights_only_and_register_in_delta(spark, lake: Path, full_run: Path):
     import torch
