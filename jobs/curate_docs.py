@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from pipelines.curate import CurateConfig
+from pipelines.cycle import CycleConfig
 from pipelines.score import ScoreConfig
 from sora_model.config import markdown_table
 from sora_model.deploy.compress import CompressConfig
@@ -14,13 +15,15 @@ from sora_model.train.loop import TrainConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TABLES = {"config-table": CurateConfig, "train-config-table": TrainConfig,
-          "compress-config-table": CompressConfig, "score-config-table": ScoreConfig}
+          "compress-config-table": CompressConfig, "score-config-table": ScoreConfig, "cycle-config-table": CycleConfig}
+ELSEWHERE = {CycleConfig: ("curate", "train", "compress", "score")}
+"""Sections that are another job's config, documented in that job's table."""
 
 
 def render(text: str) -> str:
     for marker, cls in TABLES.items():
         block = re.compile(rf"(<!-- {marker}:start[^>]*-->\n).*?(<!-- {marker}:end -->)", re.S)
-        text = block.sub(lambda m, cls=cls: m.group(1) + markdown_table(cls) + m.group(2), text)
+        text = block.sub(lambda m, cls=cls: m.group(1) + markdown_table(cls, ELSEWHERE.get(cls, ())) + m.group(2), text)
     return text
 
 

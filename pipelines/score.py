@@ -110,7 +110,8 @@ class ScoreSummary:
         return "\n".join(lines)
 
 
-def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
+def run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None = None) -> ScoreSummary:
+    """Score the videos under ``cfg.input_uri`` (just those whose URI is in ``only``, when given)."""
     tables = Tables(spark, cfg.lake_uri)
     resolved = resolve_model(spark, cfg.lake_uri, cfg.model)
     model_uri, card, alias = resolved.uri, resolved.card, resolved.alias
@@ -119,15 +120,17 @@ def run_score(spark: SparkSession, cfg: ScoreConfig) -> ScoreSummary:
     run_id = new_run_id()
     summary = ScoreSummary(run_id=run_id, model_id=card.model_id,
                            alias=f"{alias.alias} #{alias.seq}" if alias else None)
-    listing = list_corpus(cfg.input_uri, cfg.listing)
-    summary.files = len(listing.files)
-    if not listing.files:
+    files = list_corpus(cfg.input_uri, cfg.listing).files
+    if only is not None:
+        files = [f for f in files if f[0] in only]
+    summary.files = len(files)
+    if not files:
         return summary
     cores = spark.sparkContext.defaultParallelism
-    parts = max(1, min(len(listing.files), cores * cfg.tasks_per_core))
+    parts = max(1, min(len(files), cores * cfg.tasks_per_core))
     staging = tables.layout.staging(f"score-{run_id}")
     fn = executors.score_partition(model_uri, decode, cfg.clean, cfg.clip, cfg.batch_size, cfg.threads_per_task)
-    scored, _ = executors.run_to_staging(spark.createDataFrame(listing.files, FILE_SCHEMA), parts, fn,
+    scored, _ = executors.run_to_staging(spark.createDataFrame(files, FILE_SCHEMA), parts, fn,
                                          row_schemas.SCORED, staging)
     scored = scored.cache()
     now = F.lit(datetime.now().astimezone()).cast("timestamp")

@@ -41,6 +41,11 @@ TABLES: dict[str, str] = {
         model_uri string, run_id string, scored_at timestamp, alias string, alias_seq int""",
     "aliases": """alias string, seq int, model_id string, model_uri string, deployed_id string, deployed_uri string,
         action string, reason string, previous_seq int, set_by string, set_at timestamp""",
+    "decisions": """dataset string, dataset_version int, cycle_run_id string, decided_at timestamp, action string,
+        reason string, new_clips long, candidate_id string, production_id string, serving_id string,
+        promotion_metric string, candidate_new double, production_new double, candidate_old double,
+        production_old double, test_clips_new long, test_clips_old long, gain double, regression double,
+        scored_videos long, predictions long, config_yaml string""",
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -51,6 +56,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "models": ("run_id", "epoch", "variant"),
     "predictions": ("clip_id", "model_id"),
     "aliases": ("alias", "seq"),
+    "decisions": ("dataset", "dataset_version"),
 }
 
 

@@ -156,6 +156,23 @@ def merge(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def read_yaml(path: Path) -> Any:  # noqa: ANN401 - whatever the file holds
+    """``yaml.safe_load`` of a file, plus ``!include <file>``: another YAML file (its path relative to this one) as
+    a value, so one job's conf file can be a section of another's (the cycle's ``curate: !include ../local.yaml``)."""
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    def include(loader: yaml.SafeLoader, node: yaml.Node) -> Any:  # noqa: ANN401
+        target = path.parent / str(loader.construct_scalar(node))
+        if not target.is_file():
+            raise ConfigError(f"{path}: !include {target} does not exist")
+        return read_yaml(target)
+
+    Loader.add_constructor("!include", include)
+    return yaml.load(path.read_text(), Loader=Loader)  # noqa: S506 - a SafeLoader with one more tag
+
+
 def load(cls: type[T], conf_file: str | Path | None = None, overrides: list[str] | None = None) -> T:
     """Resolve a job config: dataclass defaults < YAML file < ``key=value`` overrides."""
     data: dict[str, Any] = {}
@@ -163,7 +180,7 @@ def load(cls: type[T], conf_file: str | Path | None = None, overrides: list[str]
         path = Path(conf_file)
         if not path.is_file():
             raise ConfigError(f"config file {path} does not exist")
-        loaded = yaml.safe_load(path.read_text()) or {}
+        loaded = read_yaml(path) or {}
         if not isinstance(loaded, dict):
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
         data = loaded
@@ -229,10 +246,16 @@ def help_text(cls: type) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(cls: type) -> str:
-    """The README's configuration reference, generated so it cannot drift from the code."""
+def markdown_table(cls: type, elsewhere: tuple[str, ...] = ()) -> str:
+    """The README's configuration reference, generated so it cannot drift from the code. Sections named in
+    ``elsewhere`` (another job's config, documented in its own table) get one row: their field docstring."""
     lines = ["| key | default | meaning |", "|---|---|---|"]
+    docs = field_docs(cls)
+    for section in elsewhere:
+        lines.append(f"| `{section}.*` | | {docs.get(section, '')} |")
     for key, default, doc in describe(cls):
+        if key.split(".", 1)[0] in elsewhere:
+            continue
         shown = f"`{default}`" if len(default) <= 40 else "see `--help`"
         lines.append(f"| `{key}` | {shown} | {doc} |")
     return "\n".join(lines) + "\n"

@@ -1,0 +1,312 @@
+"""One update cycle: curate what arrived -> train a candidate on the new dataset version -> compare it with the
+model in use on the same held-out clips -> promote it (compress, point ``production`` at the deployed variant)
+or keep the model in use -> score the new videos with the model in use -> one row in the ``decisions`` table.
+
+Every step is retry-safe: the decision is keyed on the dataset version it is about, so a cycle that finds its
+version decided stops there ("nothing new") and writes nothing; a cycle killed midway redoes what is missing
+(the candidate's training run id derives from the version and resumes, scoring MERGEs, alias changes are no-ops
+when already made).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Literal, get_args
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+
+from pipelines.curate import CurateConfig, run_curate
+from pipelines.models import current_alias, register_checkpoints, register_variants, set_alias
+from pipelines.score import ScoreConfig, run_score
+from pipelines.tables import Tables, table_schema
+from sora_model import config as config_lib
+from sora_model.deploy.compress import VARIANTS, CompressConfig
+from sora_model.deploy.promotion import Decision, PromotionConfig, decide
+from sora_model.lake import storage
+from sora_model.lake.aliases import PRODUCTION
+from sora_model.lake.ids import new_run_id
+from sora_model.train.loop import TrainConfig
+
+logger = logging.getLogger(__name__)
+
+DeployVariant = Literal["fp32", "onnx", "int8-dynamic", "int8-static", "pruned", "pruned-channels", "distilled"]
+DEPLOY_VARIANTS: tuple[str, ...] = get_args(DeployVariant)
+CycleAction = Literal["promoted", "kept", "skipped"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CycleConfig:
+    lake_uri: str = "lake"
+    """Root of the lake; every step's lake_uri is this one."""
+    input_uri: str = "lake/raw/demo"
+    """Folder or object-store prefix new videos land in (curate's input_uri)."""
+    dataset: str = "demo"
+    """Dataset the cycle extends and trains on."""
+    min_new_clips: int = 1
+    """A new dataset version trains a candidate only when it added at least this many clips (else: skipped)."""
+    warm_start: bool = True
+    """Start the candidate from the checkpoint of the model in use (when it has the dataset's classes); false:
+    from scratch."""
+    deploy_variant: DeployVariant = "int8-static"
+    """What a promoted model serves as: one of compress.variants, or fp32 (the checkpoint itself)."""
+    promotion: PromotionConfig = field(default_factory=PromotionConfig)
+    """The rule that decides whether the candidate replaces the model in use."""
+    curate: CurateConfig = field(default_factory=CurateConfig)
+    """The curate step (its lake_uri, input_uri and dataset are the cycle's); its spark section is the session's."""
+    train: TrainConfig = field(default_factory=TrainConfig)
+    """The candidate's training (lake_uri, dataset, version, run id and warm start are set by the cycle)."""
+    compress: CompressConfig = field(default_factory=lambda: CompressConfig(variants=("onnx", "int8-static")))
+    """Variants built for a promoted model (lake_uri, run_id and epoch are set by the cycle)."""
+    score: ScoreConfig = field(default_factory=ScoreConfig)
+    """Scoring of the new videos (lake_uri, input_uri and model are set by the cycle)."""
+
+    def __post_init__(self) -> None:
+        if self.min_new_clips < 0:
+            raise ValueError(f"min_new_clips must be >= 0, got {self.min_new_clips}")
+        if self.deploy_variant not in DEPLOY_VARIANTS:
+            raise ValueError(f"deploy_variant must be one of {DEPLOY_VARIANTS}, got {self.deploy_variant!r}")
+        if self.deploy_variant != "fp32" and self.deploy_variant not in self.compress.variants:
+            raise ValueError(f"deploy_variant {self.deploy_variant!r} is not built: add it to compress.variants "
+                             f"(now {list(self.compress.variants)})")
+
+    @property
+    def curate_cfg(self) -> CurateConfig:
+        return dataclasses.replace(self.curate, lake_uri=self.lake_uri, input_uri=self.input_uri,
+                                   dataset=self.dataset)
+
+    def train_cfg(self, version: int, init_from: str | None) -> TrainConfig:
+        return dataclasses.replace(self.train, lake_uri=self.lake_uri, dataset=self.dataset,
+                                   dataset_version=version, run_id=candidate_run_id(self.dataset, version),
+                                   resume=True, init_from=init_from)
+
+    def compress_cfg(self, run_id: str, epoch: int) -> CompressConfig:
+        return dataclasses.replace(self.compress, lake_uri=self.lake_uri, run_id=run_id, epoch=epoch)
+
+    def score_cfg(self) -> ScoreConfig:
+        return dataclasses.replace(self.score, lake_uri=self.lake_uri, input_uri=self.input_uri, model=PRODUCTION)
+
+
+def candidate_run_id(dataset: str, version: int) -> str:
+    """The training run of a version's candidate: one per version, so a retried cycle resumes it."""
+    return f"cycle-{dataset}-v{version}"
+
+
+def variant_name(family: str, cfg: CompressConfig) -> str:
+    """The directory/models-table name compression gives a variant family."""
+    if family == "pruned":
+        return f"pruned-{cfg.sparsity:g}"
+    if family == "pruned-channels":
+        return f"pruned-channels-{cfg.channel_sparsity:g}"
+    if family not in VARIANTS and family != "fp32":
+        raise ValueError(f"unknown variant {family!r}")
+    return family
+
+
+@dataclass
+class CycleSummary:
+    run_id: str
+    dataset: str
+    dataset_version: int | None = None
+    action: str = ""
+    """promoted, kept, skipped, or nothing_new (the version was decided before: nothing written)."""
+    reason: str = ""
+    new_clips: int = 0
+    candidate_id: str | None = None
+    production_id: str | None = None
+    """The model in use before this cycle."""
+    serving_id: str | None = None
+    """What serves after it."""
+    metrics: dict[str, Any] = field(default_factory=dict)
+    scored_videos: int = 0
+    predictions: int = 0
+    step_s: dict[str, float] = field(default_factory=dict)
+
+    def render(self) -> str:
+        lines = [f"cycle {self.run_id}: dataset {self.dataset} v{self.dataset_version}: {self.action.upper()}",
+                 f"  why                 {self.reason}",
+                 f"  new clips           {self.new_clips}"]
+        if self.candidate_id:
+            lines.append(f"  candidate           {self.candidate_id}")
+        lines.append(f"  model in use before {self.production_id or '(none)'}")
+        lines.append(f"  serving now         {self.serving_id or '(none)'}")
+        for name, m in self.metrics.items():
+            lines.append(f"  {name:<19} {m}")
+        if self.action not in ("nothing_new",):
+            lines.append(f"  scored              {self.scored_videos} new videos, {self.predictions} predictions")
+        if self.step_s:
+            lines.append("  time                " + ", ".join(f"{k} {v:.0f} s" for k, v in self.step_s.items()))
+        return "\n".join(lines)
+
+
+def _decided(tables: Tables, dataset: str, version: int) -> dict[str, Any] | None:
+    rows = tables.read("decisions").where((F.col("dataset") == dataset)
+                                          & (F.col("dataset_version") == version)).collect()
+    return rows[0].asDict() if rows else None
+
+
+def _clips_per_version(tables: Tables, dataset: str) -> dict[int, int]:
+    rows = tables.read("datasets").where(F.col("name") == dataset).select("version", "clips_per_split").collect()
+    return {r["version"]: int(sum((r["clips_per_split"] or {}).values())) for r in rows}
+
+
+def _evaluate(model_uri: str, dataset: str, version: int, lake_uri: str) -> dict[str, Any] | None:
+    """Test-split metrics of the checkpoint at ``model_uri`` on version ``version``; None without test clips."""
+    from sora_model.dataset.catalog import load_dataset
+    from sora_model.deploy.evaluation import quality, split_arrays
+    from sora_model.deploy.variants import load_predictor
+
+    data = load_dataset(lake_uri, dataset, version)
+    if not data.shards.get("test"):
+        return None
+    frames, labels = split_arrays(data, "test")
+    return quality(load_predictor(model_uri, threads=1), frames, labels)
+
+
+def _new_video_uris(tables: Tables, dataset: str, version: int) -> set[str]:
+    videos = tables.read("clips").where((F.col("dataset") == dataset) & (F.col("dataset_version") == version)) \
+        .select("video_id").distinct()
+    return {r["uri"] for r in tables.read("videos").join(videos, "video_id").select("uri").collect()}
+
+
+def run_cycle(spark: SparkSession, cfg: CycleConfig, run_id: str | None = None) -> CycleSummary:
+    """Run one cycle; the summary is also saved as <lake>/runs/<run_id>/summary.json beside its config.yaml."""
+    run_id = run_id or new_run_id()
+    tables = Tables(spark, cfg.lake_uri)
+    summary = CycleSummary(run_id=run_id, dataset=cfg.dataset)
+    record = tables.layout.run_record(run_id)
+    storage.write_text(storage.join(record, "config.yaml"), config_lib.to_yaml(cfg))
+    _cycle(spark, cfg, tables, summary)
+    storage.write_text(storage.join(record, "summary.json"), json.dumps(dataclasses.asdict(summary), indent=1))
+    logger.info("cycle %s: v%s %s", run_id, summary.dataset_version, summary.action)
+    return summary
+
+
+def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: CycleSummary) -> None:
+    from sora_model.deploy.build import find_checkpoint, run_compress
+    from sora_model.deploy.comparison import write_comparison
+    from sora_model.lake.card import read_card
+    from sora_model.train.loop import Trainer
+
+    run_id = summary.run_id
+    clock = time.perf_counter()
+
+    def lap(step: str) -> None:
+        nonlocal clock
+        summary.step_s[step] = time.perf_counter() - clock
+        clock = time.perf_counter()
+
+    curated = run_curate(spark, cfg.curate_cfg, run_id=f"{run_id}-curate")
+    lap("curate")
+    clips = _clips_per_version(tables, cfg.dataset)
+    if not clips:
+        summary.action, summary.reason = "skipped", f"dataset {cfg.dataset} has no version (nothing curated)"
+        return
+    version = curated.dataset_version or max(clips)
+    summary.dataset_version = version
+    summary.new_clips = clips[version] - clips.get(version - 1, 0)
+    done = _decided(tables, cfg.dataset, version)
+    if done is not None:
+        summary.action = "nothing_new"
+        summary.reason = (f"no new videos since v{version}, which cycle {done['cycle_run_id']} decided at "
+                          f"{done['decided_at']:%Y-%m-%d %H:%M}: {done['action']} ({done['reason']})")
+        summary.serving_id = done["serving_id"]
+        return
+
+    try:
+        production = current_alias(tables, PRODUCTION)
+    except ValueError:
+        production = None
+    summary.production_id = production.model_id if production else None
+    row: dict[str, Any] = {"promotion_metric": cfg.promotion.metric}
+
+    if summary.new_clips < cfg.min_new_clips:
+        summary.action = "skipped"
+        summary.reason = f"v{version} added {summary.new_clips} clips < min_new_clips {cfg.min_new_clips}"
+    else:
+        init = production.model_uri if production and cfg.warm_start else None
+        train_cfg = cfg.train_cfg(version, init)
+        try:
+            trainer = Trainer(train_cfg, train_cfg.run_id)
+        except ValueError as e:
+            if init is None or "cannot start this run" not in str(e):
+                raise
+            logger.warning("warm start impossible (%s); training the candidate from scratch", e)
+            train_cfg = dataclasses.replace(train_cfg, init_from=None)
+            trainer = Trainer(train_cfg, train_cfg.run_id)
+        storage.write_text(storage.join(trainer.run_dir, "config.yaml"), config_lib.to_yaml(train_cfg))
+        trainer.resume()
+        trainer.fit()
+        register_checkpoints(spark, cfg.lake_uri, train_cfg.run_id, config_lib.to_yaml(train_cfg))
+        candidate_uri = find_checkpoint(cfg.lake_uri, train_cfg.run_id, None)
+        card = read_card(candidate_uri)
+        summary.candidate_id = card.model_id
+        lap("train")
+        cand_new = _evaluate(candidate_uri, cfg.dataset, version, cfg.lake_uri)
+        if cand_new is None:
+            raise ValueError(f"dataset {cfg.dataset} v{version} has no test clips to compare models on; give the "
+                             "corpus more videos or raise split.test_frac")
+        prod_new = _evaluate(production.model_uri, cfg.dataset, version, cfg.lake_uri) if production else None
+        has_old = version - 1 in clips
+        cand_old = _evaluate(candidate_uri, cfg.dataset, version - 1, cfg.lake_uri) if has_old and production \
+            else None
+        prod_old = _evaluate(production.model_uri, cfg.dataset, version - 1, cfg.lake_uri) if cand_old else None
+        decision: Decision = decide(cfg.promotion, cand_new, prod_new, cand_old, prod_old)
+        lap("compare")
+        m = cfg.promotion.metric
+        row.update(candidate_new=cand_new[m], production_new=prod_new[m] if prod_new else None,
+                   candidate_old=cand_old[m] if cand_old else None, production_old=prod_old[m] if prod_old else None,
+                   test_clips_new=int(cand_new["samples"]), test_clips_old=int(cand_old["samples"]) if cand_old
+                   else None, gain=decision.gain, regression=decision.regression)
+        summary.metrics = {f"{m} new test": _pair(cand_new, prod_new, m), f"{m} old test": _pair(cand_old, prod_old, m)}
+        summary.reason = decision.reason
+        if decision.promote:
+            deployed = card.model_id
+            if cfg.deploy_variant != "fp32":
+                compress_cfg = cfg.compress_cfg(card.run_id, card.epoch)
+                run, rows = run_compress(compress_cfg)
+                logger.info("%s", write_comparison(run, rows, compress_cfg))
+                register_variants(spark, cfg.lake_uri, run.card, rows, config_lib.to_yaml(compress_cfg))
+                deployed = f"{card.run_id}/{card.epoch}/{variant_name(cfg.deploy_variant, compress_cfg)}"
+            set_alias(tables, PRODUCTION, deployed, decision.reason, action="promote", set_by=run_id)
+            summary.action = "promoted"
+            lap("compress+promote")
+        else:
+            summary.action = "kept"
+
+    try:
+        serving = current_alias(tables, PRODUCTION)
+    except ValueError:
+        serving = None
+    summary.serving_id = serving.serving_id if serving else None
+    if serving is not None:
+        uris = _new_video_uris(tables, cfg.dataset, version)
+        scored = run_score(spark, cfg.score_cfg(), only=uris)
+        summary.scored_videos, summary.predictions = scored.scored_videos, scored.predictions
+        lap("score")
+    tables.merge("decisions", spark.createDataFrame([{
+        "dataset": cfg.dataset, "dataset_version": version, "cycle_run_id": run_id,
+        "decided_at": datetime.now(timezone.utc), "action": summary.action, "reason": summary.reason,
+        "new_clips": summary.new_clips, "candidate_id": summary.candidate_id, "production_id": summary.production_id,
+        "serving_id": summary.serving_id, "scored_videos": summary.scored_videos,
+        "predictions": summary.predictions, "config_yaml": config_lib.to_yaml(cfg), **_none_metrics(row)}],
+        table_schema("decisions")), update=False)
+
+
+def _pair(a: dict[str, Any] | None, b: dict[str, Any] | None, m: str) -> str:
+    if a is None:
+        return "-"
+    return f"candidate {a[m]:.3f}" + (f" vs in use {b[m]:.3f}" if b else "") + f" ({a['samples']} clips)"
+
+
+_METRIC_COLUMNS = ("promotion_metric", "candidate_new", "production_new", "candidate_old", "production_old",
+                   "test_clips_new", "test_clips_old", "gain", "regression")
+
+
+def _none_metrics(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row.get(k) for k in _METRIC_COLUMNS}
