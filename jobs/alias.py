@@ -39,14 +39,17 @@ def main(argv: list[str] | None = None) -> int:
     def run(spark) -> _History:  # noqa: ANN001
         from pipelines.models import alias_history, rollback_alias, set_alias
         from pipelines.tables import Tables
+        from sora_model.lake.lock import lake_lock
 
         tables = Tables(spark, cfg.lake_uri)
         lines = []
         if args.set:
-            entry = set_alias(tables, args.alias, args.set, args.reason or "set by hand")
+            with lake_lock(cfg.lake_uri, "alias", "cli", cfg.lock):
+                entry = set_alias(tables, args.alias, args.set, args.reason or "set by hand")
             lines.append(f"{args.alias} already points at {args.set}" if entry is None else f"set: {entry.describe()}")
         elif args.rollback:
-            entry = rollback_alias(tables, args.alias, args.reason or "rolled back by hand")
+            with lake_lock(cfg.lake_uri, "alias", "cli", cfg.lock):
+                entry = rollback_alias(tables, args.alias, args.reason or "rolled back by hand")
             lines.append(f"rolled back: {entry.describe()}")
         history = alias_history(tables, args.alias)
         lines.append(f"history of {args.alias} ({tables.layout.table('aliases')}):")

@@ -15,6 +15,9 @@ from sora_model.lake import object_store
 
 T = TypeVar("T")
 
+EXIT_LAKE_BUSY = 75
+"""Exit status of a job that found another run writing its lake (EX_TEMPFAIL: a scheduler should retry)."""
+
 
 def parser_for(cls: type, description: str, prog: str) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
@@ -116,7 +119,8 @@ def java_problem() -> str | None:
 def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = None) -> int:  # noqa: ANN001
     """The body of a spark-submit job: cheap checks, then build the session, ``run(spark)`` and print the summary
     it returns. A user error (a missing input, no Java, a wrong model id) ends with one line and exit status 2,
-    not a traceback; the checks that need no Spark come first, so they take a second, not a session start."""
+    not a traceback, and a lake another run is writing with status 75; the checks that need no Spark come
+    first, so they take a second, not a session start."""
     from pipelines.session import build_session
     from sora_model.lake import storage
 
@@ -132,10 +136,15 @@ def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = 
     except RuntimeError as e:  # Delta's jars missing, or executors without the project: the message says the fix
         log.error("%s", e)
         return 2
+    from sora_model.lake.lock import LakeBusy
+
     try:
         summary = run(spark)
     except (ValueError, FileNotFoundError) as e:
         log.error("%s", e)
         return 2
+    except LakeBusy as e:  # another run is writing the lake: nothing wrong, try again later
+        log.error("%s", e)
+        return EXIT_LAKE_BUSY
     print(summary.render())
     return 0

@@ -1,4 +1,4 @@
-"""spark-submit jobs/score.py --input <uri> [--model production|<run_id/epoch/variant>|<variant dir>] [key=value ...]
+"""spark-submit jobs/score.py --input <uri> [--model production|<run_id/epoch/variant>|<dir>] [key=value ...]
 
 Scores new videos with a registered model variant (default: the one the production alias serves): lists the input, probes, cleans, clips and decodes each video
 as curation does, runs the model (loaded once per executor process) and MERGEs one prediction per clip into the

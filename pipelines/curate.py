@@ -32,6 +32,7 @@ from sora_model.dataset.shards import ShardConfig
 from sora_model.dataset.split import SplitConfig
 from sora_model.lake import storage
 from sora_model.lake.ids import new_run_id
+from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.video import shot_detectors
 from sora_model.video.augment import AugmentConfig
@@ -73,6 +74,8 @@ class CurateConfig:
     """Near-duplicate videos (same pictures re-encoded, resized, trimmed): keyframe signatures and an LSH join."""
     quality: QualityConfig = field(default_factory=QualityConfig)
     """Pixel quality filters per clip (thresholds; a filtered clip is recorded in clips with its reason)."""
+    lock: LockConfig = field(default_factory=LockConfig)
+    """One writer per lake: whether a run waits for another run writing the same lake, or stops at once."""
 
     def __post_init__(self) -> None:
         if not self.dataset or not self.dataset.replace("-", "").replace("_", "").isalnum():
@@ -117,6 +120,12 @@ def run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str | None = None
     if cfg.clip.mode == "shots":
         shot_detectors.require(cfg.clip.cut_detector)  # here, before any work, rather than in every task
     run_id = run_id or new_run_id()
+    # Held from reading the latest version to registering the next: two runs must not both make version k+1.
+    with lake_lock(cfg.lake_uri, "curate", run_id, cfg.lock):
+        return _run_curate(spark, cfg, run_id)
+
+
+def _run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str) -> CurateSummary:
     tables = Tables(spark, cfg.lake_uri)
     layout = tables.layout
     latest = latest_dataset(tables, cfg.dataset)

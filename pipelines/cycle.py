@@ -31,6 +31,7 @@ from sora_model.deploy.promotion import Decision, PromotionConfig, decide
 from sora_model.lake import storage
 from sora_model.lake.aliases import PRODUCTION
 from sora_model.lake.ids import new_run_id
+from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.train.loop import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ class CycleConfig:
     """Variants built for a promoted model (lake_uri, run_id and epoch are set by the cycle)."""
     score: ScoreConfig = field(default_factory=ScoreConfig)
     """Scoring of the new videos (lake_uri, input_uri and model are set by the cycle)."""
+    lock: LockConfig = field(default_factory=LockConfig)
+    """One writer per lake: whether a cycle waits for another run writing the same lake (a slow cycle the next
+    scheduled one overlaps), or stops at once."""
 
     def __post_init__(self) -> None:
         if self.min_new_clips < 0:
@@ -181,7 +185,9 @@ def run_cycle(spark: SparkSession, cfg: CycleConfig, run_id: str | None = None) 
     summary = CycleSummary(run_id=run_id, dataset=cfg.dataset)
     record = tables.layout.run_record(run_id)
     storage.write_text(storage.join(record, "config.yaml"), config_lib.to_yaml(cfg))
-    _cycle(spark, cfg, tables, summary)
+    # The whole cycle is one writer: its curate, registration, alias and scoring steps hold the same lock.
+    with lake_lock(cfg.lake_uri, "cycle", run_id, cfg.lock):
+        _cycle(spark, cfg, tables, summary)
     storage.write_text(storage.join(record, "summary.json"), json.dumps(dataclasses.asdict(summary), indent=1))
     logger.info("cycle %s: v%s %s", run_id, summary.dataset_version, summary.action)
     return summary

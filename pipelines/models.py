@@ -17,7 +17,12 @@ from pipelines.tables import Tables, table_schema
 from sora_model.lake.aliases import AliasAction, AliasEntry, AliasHistory
 from sora_model.lake.card import ModelCard, read_card
 from sora_model.lake.layout import LakeLayout
+from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
+
+_REGISTER_LOCK = LockConfig(wait_s=3600.0)
+"""Registration is a moment's write after a long training or compression: it waits for the lake rather than
+throw that work away."""
 
 
 def models_row(card: ModelCard, uri: str, metrics: dict[str, Any], config_yaml: str) -> dict[str, Any]:
@@ -38,7 +43,8 @@ def register_checkpoints(spark: SparkSession, lake_uri: str, run_id: str, config
         card = read_card(ckpt)
         rows.append(models_row(card, ckpt, card.metrics, config_yaml))
     if rows:
-        Tables(spark, lake_uri).merge("models", spark.createDataFrame(rows, table_schema("models")))
+        with lake_lock(lake_uri, "register", run_id, _REGISTER_LOCK):
+            Tables(spark, lake_uri).merge("models", spark.createDataFrame(rows, table_schema("models")))
     return len(rows)
 
 
@@ -54,7 +60,8 @@ def register_variants(spark: SparkSession, lake_uri: str, checkpoint: ModelCard,
         metrics = {**r["metrics"], "params": r["params"], "format": r["format"]}
         out.append(models_row(card, r["uri"], metrics, config_yaml))
     if out:
-        Tables(spark, lake_uri).merge("models", spark.createDataFrame(out, table_schema("models")))
+        with lake_lock(lake_uri, "register", checkpoint.run_id, _REGISTER_LOCK):
+            Tables(spark, lake_uri).merge("models", spark.createDataFrame(out, table_schema("models")))
     return len(out)
 
 
@@ -136,3 +143,5 @@ class AliasConfig:
     spark: SparkConfig = field(default_factory=lambda: SparkConfig(master="local[1]", app_name="sora_model-alias",
                                                                    conf={"spark.ui.enabled": "false"}))
     object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
+    lock: LockConfig = field(default_factory=lambda: LockConfig(wait_s=600.0))
+    """One writer per lake: an alias change waits (up to wait_s) for a run writing the lake."""

@@ -21,6 +21,7 @@ from sora_model.lake import storage
 from sora_model.lake.aliases import AliasEntry, is_alias_name
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card
 from sora_model.lake.ids import new_run_id
+from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
@@ -53,6 +54,9 @@ class ScoreConfig:
     clip: ClipConfig = field(default_factory=ClipConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)
     """Decoder settings; frames per clip and frame size always come from the model."""
+
+    lock: LockConfig = field(default_factory=LockConfig)
+    """One writer per lake: whether a run waits for another run writing the same lake, or stops at once."""
 
     def __post_init__(self) -> None:
         if self.batch_size < 1 or self.threads_per_task < 1 or self.tasks_per_core < 1:
@@ -112,12 +116,17 @@ class ScoreSummary:
 
 def run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None = None) -> ScoreSummary:
     """Score the videos under ``cfg.input_uri`` (just those whose URI is in ``only``, when given)."""
+    run_id = new_run_id()
+    with lake_lock(cfg.lake_uri, "score", run_id, cfg.lock):
+        return _run_score(spark, cfg, only, run_id)
+
+
+def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run_id: str) -> ScoreSummary:
     tables = Tables(spark, cfg.lake_uri)
     resolved = resolve_model(spark, cfg.lake_uri, cfg.model)
     model_uri, card, alias = resolved.uri, resolved.card, resolved.alias
     # Decided on the driver, so a model executors could not use fails here with its reason.
     decode = cfg.decode.with_frames_shape(card.frames_shape)
-    run_id = new_run_id()
     summary = ScoreSummary(run_id=run_id, model_id=card.model_id,
                            alias=f"{alias.alias} #{alias.seq}" if alias else None)
     files = list_corpus(cfg.input_uri, cfg.listing).files
