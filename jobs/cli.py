@@ -119,8 +119,9 @@ def java_problem() -> str | None:
 def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = None) -> int:  # noqa: ANN001
     """The body of a spark-submit job: cheap checks, then build the session, ``run(spark)`` and print the summary
     it returns. A user error (a missing input, no Java, a wrong model id) ends with one line and exit status 2,
-    not a traceback, and a lake another run is writing with status 75; the checks that need no Spark come
-    first, so they take a second, not a session start."""
+    not a traceback, and a lake another run is writing with status 75; a summary may set its own status
+    (``exit_status``: monitoring alerts). The checks that need no Spark come first, so they take a second, not a
+    session start."""
     from pipelines.session import build_session
     from sora_model.lake import storage
 
@@ -147,4 +148,4 @@ def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = 
         log.error("%s", e)
         return EXIT_LAKE_BUSY
     print(summary.render())
-    return 0
+    return int(getattr(summary, "exit_status", 0))

@@ -22,11 +22,18 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.curate import CurateConfig, run_curate
-from pipelines.models import current_alias, register_checkpoints, register_variants, set_alias
+from pipelines.models import (
+    current_alias,
+    register_checkpoints,
+    register_variants,
+    set_alias,
+)
+from pipelines.monitor import EXIT_ALERT, MonitorJobConfig, run_monitor
 from pipelines.score import ScoreConfig, run_score
 from pipelines.tables import Tables, table_schema
 from sora_model import config as config_lib
 from sora_model.deploy.compress import VARIANTS, CompressConfig
+from sora_model.deploy.monitoring import MonitorConfig
 from sora_model.deploy.promotion import Decision, PromotionConfig, decide
 from sora_model.lake import storage
 from sora_model.lake.aliases import PRODUCTION
@@ -66,6 +73,8 @@ class CycleConfig:
     """Variants built for a promoted model (lake_uri, run_id and epoch are set by the cycle)."""
     score: ScoreConfig = field(default_factory=ScoreConfig)
     """Scoring of the new videos (lake_uri, input_uri and model are set by the cycle)."""
+    monitor: MonitorConfig = field(default_factory=MonitorConfig)
+    """Thresholds for the scoring run's monitoring; an alert makes the cycle exit with status 3."""
     lock: LockConfig = field(default_factory=LockConfig)
     """One writer per lake: whether a cycle waits for another run writing the same lake (a slow cycle the next
     scheduled one overlaps), or stops at once."""
@@ -129,7 +138,13 @@ class CycleSummary:
     metrics: dict[str, Any] = field(default_factory=dict)
     scored_videos: int = 0
     predictions: int = 0
+    alerts: list[str] = field(default_factory=list)
+    """What monitoring the scoring run raised."""
     step_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def exit_status(self) -> int:
+        return EXIT_ALERT if self.alerts else 0
 
     def render(self) -> str:
         lines = [f"cycle {self.run_id}: dataset {self.dataset} v{self.dataset_version}: {self.action.upper()}",
@@ -143,6 +158,7 @@ class CycleSummary:
             lines.append(f"  {name:<19} {m}")
         if self.action not in ("nothing_new",):
             lines.append(f"  scored              {self.scored_videos} new videos, {self.predictions} predictions")
+        lines += [f"  ALERT               {a}" for a in self.alerts]
         if self.step_s:
             lines.append("  time                " + ", ".join(f"{k} {v:.0f} s" for k, v in self.step_s.items()))
         return "\n".join(lines)
@@ -295,12 +311,18 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
         scored = run_score(spark, cfg.score_cfg(), only=uris)
         summary.scored_videos, summary.predictions = scored.scored_videos, scored.predictions
         lap("score")
+        if scored.predictions:
+            monitored = run_monitor(spark, MonitorJobConfig(lake_uri=cfg.lake_uri, score_run_id=scored.run_id,
+                                                            thresholds=cfg.monitor))
+            summary.alerts = monitored.alerts
+            lap("monitor")
     tables.merge("decisions", spark.createDataFrame([{
         "dataset": cfg.dataset, "dataset_version": version, "cycle_run_id": run_id,
         "decided_at": datetime.now(timezone.utc), "action": summary.action, "reason": summary.reason,
         "new_clips": summary.new_clips, "candidate_id": summary.candidate_id, "production_id": summary.production_id,
         "serving_id": summary.serving_id, "scored_videos": summary.scored_videos,
-        "predictions": summary.predictions, "config_yaml": config_lib.to_yaml(cfg), **_none_metrics(row)}],
+        "predictions": summary.predictions, "alerts": summary.alerts, "config_yaml": config_lib.to_yaml(cfg),
+        **_none_metrics(row)}],
         table_schema("decisions")), update=False)
 
 

@@ -44,7 +44,9 @@ SCORED = pa.schema([
     ("kind", pa.string()),  # 'prediction' or 'reject'
     *_FILE, ("clip_id", pa.string()), ("video_id", pa.string()), ("clip_index", pa.int32()),
     ("start_s", pa.float64()), ("end_s", pa.float64()), ("predicted_label", pa.int32()),
-    ("predicted_label_name", pa.string()), ("probabilities", pa.list_(pa.float64())), *_REJECT,
+    ("predicted_label_name", pa.string()), ("probabilities", pa.list_(pa.float64())),
+    ("brightness", pa.float64()), ("motion_energy", pa.float64()), ("latency_ms", pa.float64()),
+    ("width_px", pa.int32()), ("height_px", pa.int32()), ("codec", pa.string()), *_REJECT,
     ("loads_in_process", pa.int32()),
 ])
 """Rows of a scoring run: one per clip prediction, one per rejected file."""

@@ -145,7 +145,8 @@ def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run
     now = F.lit(datetime.now().astimezone()).cast("timestamp")
     preds = scored.where(F.col("kind") == "prediction").select(
         "clip_id", "video_id", "uri", "clip_index", "start_s", "end_s", "predicted_label", "predicted_label_name",
-        "probabilities", F.lit(card.model_id).alias("model_id"), F.lit(model_uri).alias("model_uri"),
+        "probabilities", "brightness", "motion_energy", "latency_ms", "width_px", "height_px", "codec",
+        F.lit(card.model_id).alias("model_id"), F.lit(model_uri).alias("model_uri"),
         F.lit(run_id).alias("run_id"), now.alias("scored_at"),
         F.lit(alias.alias if alias else None).cast("string").alias("alias"),
         F.lit(alias.seq if alias else None).cast("int").alias("alias_seq"))

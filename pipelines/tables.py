@@ -38,14 +38,21 @@ TABLES: dict[str, str] = {
         config_yaml string, created_at timestamp""",
     "predictions": """clip_id string, video_id string, uri string, clip_index int, start_s double, end_s double,
         predicted_label int, predicted_label_name string, probabilities array<double>, model_id string,
-        model_uri string, run_id string, scored_at timestamp, alias string, alias_seq int""",
+        model_uri string, run_id string, scored_at timestamp, alias string, alias_seq int, brightness double,
+        motion_energy double, latency_ms double, width_px int, height_px int, codec string""",
+    "monitoring": """score_run_id string, model_id string, alias string, alias_seq int, monitored_at timestamp,
+        clips long, videos long, class_mix map<string,long>, class_psi double, confidence_p10 double,
+        confidence_p50 double, confidence_p90 double, brightness_mean double, brightness_psi double,
+        motion_mean double, motion_psi double, resolution_mix map<string,long>, resolution_psi double,
+        codec_mix map<string,long>, codec_psi double, latency_ms_p50 double, latency_ms_p95 double,
+        labelled_clips long, accuracy double, macro_f1 double, alerts array<string>, config_yaml string""",
     "aliases": """alias string, seq int, model_id string, model_uri string, deployed_id string, deployed_uri string,
         action string, reason string, previous_seq int, set_by string, set_at timestamp""",
     "decisions": """dataset string, dataset_version int, cycle_run_id string, decided_at timestamp, action string,
         reason string, new_clips long, candidate_id string, production_id string, serving_id string,
         promotion_metric string, candidate_new double, production_new double, candidate_old double,
         production_old double, test_clips_new long, test_clips_old long, gain double, regression double,
-        scored_videos long, predictions long, config_yaml string""",
+        scored_videos long, predictions long, alerts array<string>, config_yaml string""",
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
@@ -57,6 +64,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "predictions": ("clip_id", "model_id"),
     "aliases": ("alias", "seq"),
     "decisions": ("dataset", "dataset_version"),
+    "monitoring": ("score_run_id",),
 }
 
 

@@ -6,10 +6,12 @@ keeps it in a module-level cache keyed by the variant's URI), not once per batch
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import numpy as np
 
+from sora_model.deploy.monitoring import input_stats
 from sora_model.deploy.variants import Predictor, load_predictor
 from sora_model.lake import storage
 from sora_model.lake.ids import clip_id as make_clip_id
@@ -47,9 +49,13 @@ def score_video(uri: str, model: Predictor, clean: CleanConfig, clip: ClipConfig
     if video.rejected:
         return [], video.rejected
     video_id = video.video.video_id
+    probe = video.video.probe
     out: list[dict[str, Any]] = []
     for start in range(0, len(frames), batch_size):
-        probs = model.probabilities(np.stack(frames[start:start + batch_size]))
+        batch = np.stack(frames[start:start + batch_size])
+        began = time.perf_counter()
+        probs = model.probabilities(batch)
+        per_clip_ms = (time.perf_counter() - began) * 1000 / len(batch)
         for k, p in enumerate(probs):
             index = start + k
             span = spans[index]
@@ -60,5 +66,9 @@ def score_video(uri: str, model: Predictor, clean: CleanConfig, clip: ClipConfig
                 "uri": uri, "clip_index": index, "start_s": start_s, "end_s": end_s,
                 "predicted_label": label, "predicted_label_name": model.classes[label],
                 "probabilities": [float(x) for x in p],
+                # What monitoring compares with the training data, measured on the frames the model saw.
+                **dict(zip(("brightness", "motion_energy"), input_stats(batch[k]))),
+                "latency_ms": per_clip_ms, "width_px": probe.width_px, "height_px": probe.height_px,
+                "codec": probe.codec,
             })
     return out, None

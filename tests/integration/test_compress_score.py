@@ -156,3 +156,53 @@ def test_production_alias_serves_scoring_rolls_back_and_predictions_name_the_ent
                                                    (f"small/{epoch}/pruned-0.5", "production", 3)}
     with pytest.raises(ValueError, match="alias 'staging' is not set .*aliases there: production"):
         _score(spark, lake, "staging", new_videos)
+
+
+def _darker_copies(src: Path, dst: Path, factor: float) -> None:
+    """Every video of ``src`` re-encoded with its pictures ``factor`` times as bright (a camera gone dim)."""
+    import av
+
+    from sora_model.video.synth import _encode
+
+    for video in sorted(src.rglob("*.mp4")):
+        if video.name == "corrupt.mp4":
+            continue
+        with av.open(str(video)) as c:
+            stream = c.streams.video[0]
+            fps = int(round(float(stream.average_rate)))
+            frames = [(f.to_ndarray(format="rgb24") * factor).astype(np.uint8) for f in c.decode(stream)]
+        h, w = frames[0].shape[:2]
+        _encode(dst / video.relative_to(src), frames, w, h, fps, fragmented=False)
+
+
+@pytest.mark.slow
+def test_monitoring_rows_per_scoring_run_and_a_dim_camera_raises_a_drift_alert(spark, compressed, new_videos,
+                                                                               tmp_path, capsys):
+    from jobs.monitor import main
+
+    lake = compressed["lake"]
+    tables = Tables(spark, str(lake))
+    lenient = ["thresholds.max_class_psi=1000", "thresholds.max_input_psi=1000", "baseline_clips=200"]
+    assert main([f"lake_uri={lake}", *lenient]) == 0
+    runs = {r["run_id"] for r in tables.read("predictions").select("run_id").distinct().collect()}
+    rows = {r["score_run_id"]: r for r in tables.read("monitoring").collect()}
+    assert set(rows) == runs and len(runs) >= 2
+    some = next(iter(runs))
+    preds = tables.read("predictions").where(f"run_id = '{some}'").collect()
+    assert rows[some]["clips"] == len(preds) and sum(rows[some]["class_mix"].values()) == len(preds)
+    assert rows[some]["brightness_mean"] == pytest.approx(np.mean([p["brightness"] for p in preds]))
+    assert rows[some]["alerts"] == [] and rows[some]["labelled_clips"] == 0  # new videos: no labels
+    assert main([f"lake_uri={lake}", *lenient]) == 0 and "no scoring run to monitor" in capsys.readouterr().out
+
+    # The same videos through a camera at a third of the brightness: inputs drift from the training data.
+    dim = tmp_path / "dim"
+    _darker_copies(new_videos, dim, 0.3)
+    epoch = json.loads((compressed["run"] / "onnx" / "meta.json").read_text())["epoch"]
+    scored = _score(spark, lake, f"small/{epoch}/onnx", dim)
+    assert main([f"lake_uri={lake}", f"score_run_id={scored.run_id}", "thresholds.min_clips=5",
+                 "baseline_clips=200"]) == 3
+    out = capsys.readouterr().out
+    assert "ALERT               input brightness drifted: PSI" in out
+    row = tables.read("monitoring").where(f"score_run_id = '{scored.run_id}'").collect()[0]
+    assert row["brightness_mean"] < 0.5 * rows[some]["brightness_mean"]
+    assert any(a.startswith("input brightness drifted") for a in row["alerts"])

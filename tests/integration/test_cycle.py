@@ -70,3 +70,7 @@ def test_cycles_promote_a_first_model_decide_the_next_on_the_same_clips_and_skip
     latest = alias_history(tables, "production").current
     served = tables.read("predictions").where(f"alias_seq = {latest.seq} and model_id = '{latest.serving_id}'")
     assert served.count() >= second.predictions > 0
+    # Each cycle's scoring run was monitored; what it raised is in the decision row.
+    monitored = {r["score_run_id"] for r in tables.read("monitoring").collect()}
+    assert len(monitored) == 2 and row["alerts"] == second.alerts
+    assert second.exit_status == (3 if second.alerts else 0)
