@@ -14,18 +14,12 @@ from sora_model import config as config_lib
 from sora_model.deploy.promotion import PromotionConfig, decide
 from sora_model.lake.layout import TABLES
 from sora_model.video.synth import write_corpus
-from tests.integration.conftest import TEST_OVERRIDES, add_videos
+from tests.integration.conftest import CYCLE_OVERRIDES, add_videos
 
 ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["train.epochs=2", "train.model.widths=[8,16]", "train.model.embed_dim=16", "train.model.heads=2",
-         "train.reader.batch_size=8", "train.num_workers=0", "train.optim.warmup_steps=2",
-         "compress.latency_runs=5", "compress.calibration_clips=16", "score.tasks_per_core=1",
-         "score.clip.stride_s=2.0"]
-
-
 def _cfg(input_dir: Path, lake: Path) -> CycleConfig:
     return config_lib.load(CycleConfig, ROOT / "conf" / "cycle" / "local.yaml", [
-        f"input_uri={input_dir}", f"lake_uri={lake}", *(f"curate.{o}" for o in TEST_OVERRIDES), *SMALL])
+        f"input_uri={input_dir}", f"lake_uri={lake}", *CYCLE_OVERRIDES])
 
 
 @pytest.mark.slow
