@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -80,3 +82,16 @@ def add_videos(input_dir: Path, subdir: str, videos: int, seed: int, scratch: Pa
     with open(input_dir / "labels.csv", "a", newline="") as f:
         csv.writer(f).writerows([(name, row["label_name"]) for name, row in zip(added, rows)])
     return added
+
+
+def pinned_env(path: Path, pins: list[str]) -> Path:
+    """The Python of a virtual environment at ``path`` holding exactly ``pins`` (a tool that cannot share the
+    project's environment), built once and rebuilt when the pins change."""
+    python = path / "bin" / "python"
+    stamp = path / ".pins"
+    if not (python.exists() and stamp.exists() and stamp.read_text() == "\n".join(pins)):
+        base = getattr(sys, "_base_executable", sys.executable)
+        subprocess.run([base, "-m", "venv", "--clear", str(path)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True, timeout=900)
+        stamp.write_text("\n".join(pins))
+    return python

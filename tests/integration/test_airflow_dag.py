@@ -19,7 +19,7 @@ import pytest
 
 from pipelines.tables import Tables
 from sora_model.video.synth import write_corpus
-from tests.integration.conftest import CYCLE_OVERRIDES, add_videos
+from tests.integration.conftest import CYCLE_OVERRIDES, add_videos, pinned_env
 
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_ENV = ROOT / ".venv-airflow"
@@ -28,14 +28,7 @@ DAG_FILE = ROOT / "deploy" / "airflow" / "sora_cycle.py"
 
 
 def _airflow_python() -> Path:
-    python = AIRFLOW_ENV / "bin" / "python"
-    stamp = AIRFLOW_ENV / ".pins"
-    if not (python.exists() and stamp.exists() and stamp.read_text() == "\n".join(PINS)):
-        base = getattr(sys, "_base_executable", sys.executable)
-        subprocess.run([base, "-m", "venv", "--clear", str(AIRFLOW_ENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PINS], check=True, timeout=900)
-        stamp.write_text("\n".join(PINS))
-    return python
+    return pinned_env(AIRFLOW_ENV, PINS)
 
 
 @pytest.fixture(scope="module")

@@ -9,13 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 
 from sora_model.dataset.schema import decode_frames
+from tests.integration.conftest import pinned_env
 
 ROOT = Path(__file__).resolve().parents[2]
 PETASTORM_ENV = ROOT / ".venv-petastorm"
@@ -23,14 +23,7 @@ PINS = ["petastorm==0.13.1", "pyarrow==14.0.2", "numpy==1.26.4", "pandas==2.2.3"
 
 
 def _petastorm_python() -> Path:
-    python = PETASTORM_ENV / "bin" / "python"
-    stamp = PETASTORM_ENV / ".pins"
-    if not (python.exists() and stamp.exists() and stamp.read_text() == "\n".join(PINS)):
-        base = getattr(sys, "_base_executable", sys.executable)
-        subprocess.run([base, "-m", "venv", "--clear", str(PETASTORM_ENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", *PINS], check=True, timeout=900)
-        stamp.write_text("\n".join(PINS))
-    return python
+    return pinned_env(PETASTORM_ENV, PINS)
 
 
 @pytest.mark.slow
