@@ -37,6 +37,7 @@ from sora_model.deploy.monitoring import MonitorConfig
 from sora_model.deploy.promotion import Decision, PromotionConfig, decide
 from sora_model.lake import storage
 from sora_model.lake.aliases import PRODUCTION
+from sora_model.lake.card import model_id
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.train.loop import TrainConfig
@@ -175,17 +176,29 @@ def _clips_per_version(tables: Tables, dataset: str) -> dict[int, int]:
     return {r["version"]: int(sum((r["clips_per_split"] or {}).values())) for r in rows}
 
 
-def _evaluate(model_uri: str, dataset: str, version: int, lake_uri: str) -> dict[str, Any] | None:
-    """Test-split metrics of the checkpoint at ``model_uri`` on version ``version``; None without test clips."""
+def _test_split(lake_uri: str, dataset: str, version: int) -> tuple[Any, Any] | None:
+    """(frames, labels) of a version's test split; None when it has no test clips."""
     from sora_model.dataset.catalog import load_dataset
-    from sora_model.deploy.evaluation import quality, split_arrays
-    from sora_model.deploy.variants import load_predictor
+    from sora_model.deploy.evaluation import split_arrays
 
     data = load_dataset(lake_uri, dataset, version)
-    if not data.shards.get("test"):
-        return None
-    frames, labels = split_arrays(data, "test")
-    return quality(load_predictor(model_uri, threads=1), frames, labels)
+    return split_arrays(data, "test") if data.shards.get("test") else None
+
+
+def _compare(candidate_uri: str, production_uri: str | None, new: tuple[Any, Any],
+             old: tuple[Any, Any] | None) -> tuple[dict[str, Any], ...]:
+    """Test metrics (candidate and model in use, on the new and on the previous split): each model is loaded
+    once and each split read once, whatever is compared on it."""
+    from sora_model.deploy.evaluation import quality
+    from sora_model.deploy.variants import load_predictor
+
+    cand = load_predictor(candidate_uri, threads=1)
+    prod = load_predictor(production_uri, threads=1) if production_uri else None
+    cand_new = quality(cand, *new)
+    prod_new = quality(prod, *new) if prod else None
+    cand_old = quality(cand, *old) if prod and old else None
+    prod_old = quality(prod, *old) if prod and old else None
+    return cand_new, prod_new, cand_old, prod_old
 
 
 def _new_video_uris(tables: Tables, dataset: str, version: int) -> set[str]:
@@ -269,15 +282,14 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
         card = read_card(candidate_uri)
         summary.candidate_id = card.model_id
         lap("train")
-        cand_new = _evaluate(candidate_uri, cfg.dataset, version, cfg.lake_uri)
-        if cand_new is None:
+        new_split = _test_split(cfg.lake_uri, cfg.dataset, version)
+        if new_split is None:
             raise ValueError(f"dataset {cfg.dataset} v{version} has no test clips to compare models on; give the "
                              "corpus more videos or raise split.test_frac")
-        prod_new = _evaluate(production.model_uri, cfg.dataset, version, cfg.lake_uri) if production else None
-        has_old = version - 1 in clips
-        cand_old = _evaluate(candidate_uri, cfg.dataset, version - 1, cfg.lake_uri) if has_old and production \
+        old_split = _test_split(cfg.lake_uri, cfg.dataset, version - 1) if production and version - 1 in clips \
             else None
-        prod_old = _evaluate(production.model_uri, cfg.dataset, version - 1, cfg.lake_uri) if cand_old else None
+        cand_new, prod_new, cand_old, prod_old = _compare(
+            candidate_uri, production.model_uri if production else None, new_split, old_split)
         decision: Decision = decide(cfg.promotion, cand_new, prod_new, cand_old, prod_old)
         lap("compare")
         m = cfg.promotion.metric
@@ -294,7 +306,7 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
                 run, rows = run_compress(compress_cfg)
                 logger.info("%s", write_comparison(run, rows, compress_cfg))
                 register_variants(spark, cfg.lake_uri, run.card, rows, config_lib.to_yaml(compress_cfg))
-                deployed = f"{card.run_id}/{card.epoch}/{variant_name(cfg.deploy_variant, compress_cfg)}"
+                deployed = model_id(card.run_id, card.epoch, variant_name(cfg.deploy_variant, compress_cfg))
             set_alias(tables, PRODUCTION, deployed, decision.reason, action="promote", set_by=run_id)
             summary.action = "promoted"
             lap("compress+promote")

@@ -15,7 +15,7 @@ from pyspark.sql import functions as F
 from pipelines.session import SparkConfig
 from pipelines.tables import Tables, table_schema
 from sora_model.lake.aliases import AliasAction, AliasEntry, AliasHistory
-from sora_model.lake.card import ModelCard, read_card
+from sora_model.lake.card import ModelCard, model_id, parse_model_id, read_card
 from sora_model.lake.layout import LakeLayout
 from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
@@ -65,21 +65,22 @@ def register_variants(spark: SparkSession, lake_uri: str, checkpoint: ModelCard,
     return len(out)
 
 
-def model_row(tables: Tables, model_id: str) -> Row:
+def model_row(tables: Tables, wanted: str) -> Row:
     """The models-table row of ``<run_id>/<epoch>/<variant>``; ValueError when there is none."""
-    parts = model_id.split("/")
-    if len(parts) != 3 or not parts[1].isdigit():
-        raise ValueError(f"{model_id!r} is not a models-table id <run_id>/<epoch>/<variant>")
-    rows = tables.read("models").where((F.col("run_id") == parts[0]) & (F.col("epoch") == int(parts[1]))
-                                       & (F.col("variant") == parts[2])).collect()
+    parsed = parse_model_id(wanted)
+    if parsed is None:
+        raise ValueError(f"{wanted!r} is not a models-table id <run_id>/<epoch>/<variant>")
+    run_id, epoch, variant = parsed
+    rows = tables.read("models").where((F.col("run_id") == run_id) & (F.col("epoch") == epoch)
+                                       & (F.col("variant") == variant)).collect()
     if not rows:
-        raise ValueError(f"no model {model_id!r} in {tables.layout.table('models')} (register it first: training "
+        raise ValueError(f"no model {wanted!r} in {tables.layout.table('models')} (register it first: training "
                          f"and jobs/compress.py do)")
     return rows[0]
 
 
 def _id(row: Row) -> str:
-    return f"{row['run_id']}/{row['epoch']}/{row['variant']}"
+    return model_id(row["run_id"], row["epoch"], row["variant"])
 
 
 def alias_history(tables: Tables, alias: str) -> AliasHistory:
@@ -94,7 +95,8 @@ def current_alias(tables: Tables, alias: str) -> AliasEntry:
     if entry is None:
         known = sorted({r["alias"] for r in tables.read("aliases").select("alias").distinct().collect()})
         raise ValueError(f"alias {alias!r} is not set in {tables.layout.table('aliases')} (aliases there: "
-                         f"{', '.join(known) or 'none'}); set it with `python jobs/alias.py set {alias} <model id>`")
+                         f"{', '.join(known) or 'none'}); set it with "
+                         f"`python jobs/alias.py --alias {alias} --set <model id>`")
     return entry
 
 
@@ -107,22 +109,22 @@ def _write(tables: Tables, entry: AliasEntry) -> AliasEntry:
             entry.model_id, entry.deployed_id, entry.action, entry.set_by, entry.reason):
         raise RuntimeError(f"alias {entry.alias!r} was changed by another run at the same time (its entry "
                            f"#{entry.seq} is {mine.describe() if mine else 'missing'}); look at the history with "
-                           f"`python jobs/alias.py show {entry.alias}` and run again")
+                           f"`python jobs/alias.py --alias {entry.alias}` and run again")
     return entry
 
 
-def set_alias(tables: Tables, alias: str, model_id: str, reason: str, action: AliasAction = "set",
+def set_alias(tables: Tables, alias: str, target: str, reason: str, action: AliasAction = "set",
               set_by: str = "cli") -> AliasEntry | None:
     """Point ``alias`` at a model: a checkpoint id (it serves itself) or a variant id (its parent checkpoint,
     serving that variant). Returns the new entry, or None when the alias already points there."""
-    row = model_row(tables, model_id)
+    row = model_row(tables, target)
     if row["variant"] == "fp32":
         checkpoint, deployed = row, None
     else:
         parents = tables.read("models").where((F.col("uri") == row["parent_uri"]) & (F.col("variant") == "fp32"))
         found = parents.collect()
         if not found:
-            raise ValueError(f"variant {model_id} names parent {row['parent_uri']}, which is not a registered "
+            raise ValueError(f"variant {target} names parent {row['parent_uri']}, which is not a registered "
                              f"checkpoint in {tables.layout.table('models')}")
         checkpoint, deployed = found[0], row
     entry = alias_history(tables, alias).point(

@@ -19,7 +19,7 @@ from pipelines.session import SparkConfig
 from pipelines.tables import Tables, table_schema
 from sora_model.lake import storage
 from sora_model.lake.aliases import AliasEntry, is_alias_name
-from sora_model.lake.card import CARD_FILE, ModelCard, read_card
+from sora_model.lake.card import CARD_FILE, ModelCard, parse_model_id, read_card
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
@@ -83,7 +83,7 @@ def resolve_model(spark: SparkSession, lake_uri: str, model: str) -> ResolvedMod
     if is_alias_name(model):
         entry = current_alias(tables, model)
         return ResolvedModel(entry.serving_uri, read_card(entry.serving_uri), entry)
-    if len(model.split("/")) != 3:
+    if parse_model_id(model) is None:
         raise ValueError(f"model {model!r} is neither an alias, a variant directory (with {CARD_FILE}) nor an id "
                          "<run_id>/<epoch>/<variant>")
     uri = model_row(tables, model)["uri"]

@@ -23,6 +23,19 @@ FORMATS: tuple[str, ...] = get_args(ModelFormat)
 MODEL_FILES: dict[str, str] = {"torch": "model.pt", "onnx": "model.onnx"}
 
 
+def model_id(run_id: str, epoch: int, variant: str) -> str:
+    """The id of a model in the models table: ``<run_id>/<epoch>/<variant>``."""
+    return f"{run_id}/{epoch}/{variant}"
+
+
+def parse_model_id(text: str) -> tuple[str, int, str] | None:
+    """(run_id, epoch, variant) of a models-table id; None when ``text`` is not spelled like one."""
+    parts = text.split("/")
+    if len(parts) != 3 or not parts[1].isdigit() or not parts[0] or not parts[2]:
+        return None
+    return parts[0], int(parts[1]), parts[2]
+
+
 @dataclass(frozen=True, kw_only=True)
 class ModelCard:
     run_id: str
@@ -73,7 +86,7 @@ class ModelCard:
     @property
     def model_id(self) -> str:
         """The id of the models table: ``<run_id>/<epoch>/<variant>``."""
-        return f"{self.run_id}/{self.epoch}/{self.variant}"
+        return model_id(self.run_id, self.epoch, self.variant)
 
     @property
     def params(self) -> int | None:
