@@ -16,21 +16,22 @@ export PYTHONUNBUFFERED := 1
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-detectors.txt pyproject.toml
+$(STAMP): requirements.txt requirements-detectors.txt requirements-tracking.txt pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-detectors.txt
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-detectors.txt -r requirements-tracking.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m jobs.spark_setup
 	touch $@
 
 demo: $(STAMP)
 	$(BIN)/python -m jobs.synth --out $(LAKE)/raw/demo --videos $(DEMO_VIDEOS) --seed $(DEMO_SEED)
-	$(BIN)/spark-submit jobs/curate.py --conf-file conf/local.yaml lake_uri=$(LAKE) input_uri=$(LAKE)/raw/demo
-	OMP_NUM_THREADS=1 $(BIN)/torchrun --standalone --nproc_per_node=2 jobs/train.py \
-		--conf-file conf/train/local.yaml lake_uri=$(LAKE)
-	$(BIN)/python jobs/compress.py --conf-file conf/compress/local.yaml lake_uri=$(LAKE)
+	@# One update cycle: curate, train a candidate, promote it (no model in use yet), compress, score, monitor.
+	@# The report is written whatever the cycle's exit status (3: a monitoring alert), which make then returns.
+	$(BIN)/spark-submit jobs/cycle.py --conf-file conf/cycle/local.yaml lake_uri=$(LAKE) \
+		input_uri=$(LAKE)/raw/demo; status=$$?; \
+		$(BIN)/python jobs/report.py lake_uri=$(LAKE) dataset=demo && exit $$status
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra tests

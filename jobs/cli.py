@@ -47,6 +47,8 @@ def setup_logging(level: str, verbose: bool = False) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
     for name in PROJECT_LOGGERS:
         logging.getLogger(name).setLevel(level.upper())
+    # MLflow sets up its own loggers when first imported (later, lazily): it takes its level from here.
+    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level.upper() if verbose else "WARNING")
 
 
 def load_config(cls: type[T], args: argparse.Namespace) -> T:

@@ -11,11 +11,13 @@ from pipelines.cycle import CycleConfig
 from pipelines.score import ScoreConfig
 from sora_model.config import markdown_table
 from sora_model.deploy.compress import CompressConfig
+from sora_model.report.build import ReportConfig
 from sora_model.train.loop import TrainConfig
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 TABLES = {"config-table": CurateConfig, "train-config-table": TrainConfig,
-          "compress-config-table": CompressConfig, "score-config-table": ScoreConfig, "cycle-config-table": CycleConfig}
+          "compress-config-table": CompressConfig, "score-config-table": ScoreConfig, "cycle-config-table": CycleConfig,
+          "report-config-table": ReportConfig}
 ELSEWHERE = {CycleConfig: ("curate", "train", "compress", "score")}
 """Sections that are another job's config, documented in that job's table."""
 

@@ -1,8 +1,9 @@
 """spark-submit jobs/score.py --input <uri> [--model production|<run_id/epoch/variant>|<dir>] [key=value ...]
 
 Scores new videos with a registered model variant (default: the one the production alias serves): lists the
-input, probes, cleans, clips and decodes each video as curation does, runs the model (loaded once per executor process) and MERGEs one prediction per clip into the
-lake's predictions Delta table; bad files go to the rejects table. Rerunning adds nothing.
+input, probes, cleans, clips and decodes each video as curation does, runs the model (loaded once per executor
+process) and MERGEs one prediction per clip into the lake's predictions Delta table; bad files go to the rejects
+table. Rerunning adds nothing.
 """
 
 from __future__ import annotations

@@ -40,6 +40,7 @@ from sora_model.lake.aliases import PRODUCTION
 from sora_model.lake.card import model_id
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
+from sora_model.tracking import Tracker, TrackingConfig, flat_params, tracked
 from sora_model.train.loop import TrainConfig
 
 logger = logging.getLogger(__name__)
@@ -79,6 +80,9 @@ class CycleConfig:
     lock: LockConfig = field(default_factory=LockConfig)
     """One writer per lake: whether a cycle waits for another run writing the same lake (a slow cycle the next
     scheduled one overlaps), or stops at once."""
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """MLflow mirror of each cycle (its decision, numbers and step times), with the candidate's training and
+    compression as nested runs (this section replaces theirs)."""
 
     def __post_init__(self) -> None:
         if self.min_new_clips < 0:
@@ -97,10 +101,11 @@ class CycleConfig:
     def train_cfg(self, version: int, init_from: str | None) -> TrainConfig:
         return dataclasses.replace(self.train, lake_uri=self.lake_uri, dataset=self.dataset,
                                    dataset_version=version, run_id=candidate_run_id(self.dataset, version),
-                                   resume=True, init_from=init_from)
+                                   resume=True, init_from=init_from, tracking=self.tracking)
 
     def compress_cfg(self, run_id: str, epoch: int) -> CompressConfig:
-        return dataclasses.replace(self.compress, lake_uri=self.lake_uri, run_id=run_id, epoch=epoch)
+        return dataclasses.replace(self.compress, lake_uri=self.lake_uri, run_id=run_id, epoch=epoch,
+                                   tracking=self.tracking)
 
     def score_cfg(self) -> ScoreConfig:
         return dataclasses.replace(self.score, lake_uri=self.lake_uri, input_uri=self.input_uri, model=PRODUCTION)
@@ -141,6 +146,8 @@ class CycleSummary:
     predictions: int = 0
     alerts: list[str] = field(default_factory=list)
     """What monitoring the scoring run raised."""
+    decision_numbers: dict[str, float] = field(default_factory=dict)
+    """The compared metric (candidate/in use, new/old test split), gain, regression and test clip counts."""
     step_s: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -214,15 +221,26 @@ def run_cycle(spark: SparkSession, cfg: CycleConfig, run_id: str | None = None) 
     summary = CycleSummary(run_id=run_id, dataset=cfg.dataset)
     record = tables.layout.run_record(run_id)
     storage.write_text(storage.join(record, "config.yaml"), config_lib.to_yaml(cfg))
+    summary_uri = storage.join(record, "summary.json")
     # The whole cycle is one writer: its curate, registration, alias and scoring steps hold the same lock.
-    with lake_lock(cfg.lake_uri, "cycle", run_id, cfg.lock):
-        _cycle(spark, cfg, tables, summary)
-    storage.write_text(storage.join(record, "summary.json"), json.dumps(dataclasses.asdict(summary), indent=1))
+    with lake_lock(cfg.lake_uri, "cycle", run_id, cfg.lock), \
+            tracked(cfg.tracking, "cycle", run_id, tags={"sora.dataset": cfg.dataset,
+                                                         "sora.summary": summary_uri}) as tracker:
+        tracker.log_params(flat_params(cfg, skip=("curate", "train", "compress", "score", "tracking")))
+        _cycle(spark, cfg, tables, summary, tracker)
+        tracker.set_tags({"sora.action": summary.action, "sora.reason": summary.reason,
+                          "sora.dataset_version": summary.dataset_version, "sora.candidate": summary.candidate_id,
+                          "sora.model_in_use_before": summary.production_id, "sora.serving": summary.serving_id,
+                          "sora.alerts": "; ".join(summary.alerts) or None})
+        tracker.log_metrics({"new_clips": summary.new_clips, "scored_videos": summary.scored_videos,
+                             "predictions": summary.predictions, "alerts": len(summary.alerts),
+                             "time_s": summary.step_s, **summary.decision_numbers})
+    storage.write_text(summary_uri, json.dumps(dataclasses.asdict(summary), indent=1))
     logger.info("cycle %s: v%s %s", run_id, summary.dataset_version, summary.action)
     return summary
 
 
-def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: CycleSummary) -> None:
+def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: CycleSummary, tracker: Tracker) -> None:
     from sora_model.deploy.build import find_checkpoint, run_compress
     from sora_model.deploy.comparison import write_comparison
     from sora_model.lake.card import read_card
@@ -237,6 +255,7 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
         clock = time.perf_counter()
 
     curated = run_curate(spark, cfg.curate_cfg, run_id=f"{run_id}-curate")
+    logger.info("%s", curated.render())
     lap("curate")
     clips = _clips_per_version(tables, cfg.dataset)
     if not clips:
@@ -276,7 +295,7 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
             trainer = Trainer(train_cfg, train_cfg.run_id)
         storage.write_text(storage.join(trainer.run_dir, "config.yaml"), config_lib.to_yaml(train_cfg))
         trainer.resume()
-        trainer.fit()
+        trainer.fit(tracking_parent=tracker.run_id)
         register_checkpoints(spark, cfg.lake_uri, train_cfg.run_id, config_lib.to_yaml(train_cfg))
         candidate_uri = find_checkpoint(cfg.lake_uri, train_cfg.run_id, None)
         card = read_card(candidate_uri)
@@ -297,13 +316,14 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
                    candidate_old=cand_old[m] if cand_old else None, production_old=prod_old[m] if prod_old else None,
                    test_clips_new=int(cand_new["samples"]), test_clips_old=int(cand_old["samples"]) if cand_old
                    else None, gain=decision.gain, regression=decision.regression)
+        summary.decision_numbers = {k: v for k, v in row.items() if k != "promotion_metric" and v is not None}
         summary.metrics = {f"{m} new test": _pair(cand_new, prod_new, m), f"{m} old test": _pair(cand_old, prod_old, m)}
         summary.reason = decision.reason
         if decision.promote:
             deployed = card.model_id
             if cfg.deploy_variant != "fp32":
                 compress_cfg = cfg.compress_cfg(card.run_id, card.epoch)
-                run, rows = run_compress(compress_cfg)
+                run, rows = run_compress(compress_cfg, tracking_parent=tracker.run_id)
                 logger.info("%s", write_comparison(run, rows, compress_cfg))
                 register_variants(spark, cfg.lake_uri, run.card, rows, config_lib.to_yaml(compress_cfg))
                 deployed = model_id(card.run_id, card.epoch, variant_name(cfg.deploy_variant, compress_cfg))

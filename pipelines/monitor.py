@@ -4,17 +4,18 @@ them (``sora_model.deploy.monitoring``), one row per scoring run in the ``monito
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from pyspark.sql import SparkSession
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.session import SparkConfig
 from pipelines.tables import Tables, table_schema
 from sora_model import config as config_lib
-from sora_model.deploy.monitoring import Baseline, MonitorConfig, Scored, input_stats, measure
+from sora_model.deploy.monitoring import Baseline, MonitorConfig, Scored, input_stats, measure, resolution_tier
 from sora_model.lake.card import ModelCard, read_card
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
@@ -50,6 +51,14 @@ def _mix(rows: list[Any], key: str) -> dict[str, int]:
     return {str(r[key]): int(r["n"]) for r in rows}
 
 
+def _tiers(videos: DataFrame) -> dict[str, int]:
+    """Videos per resolution tier (counted per size on the executors, tiered here: sizes are few)."""
+    out: Counter[str] = Counter()
+    for r in videos.groupBy("width_px", "height_px").agg(F.count("*").alias("n")).collect():
+        out[resolution_tier(r["width_px"], r["height_px"])] += int(r["n"])
+    return dict(out)
+
+
 def baseline_for(tables: Tables, card: ModelCard, clips_limit: int) -> Baseline:
     """The train split of the dataset version the model was trained on."""
     from sora_model.dataset.catalog import load_dataset
@@ -63,10 +72,9 @@ def baseline_for(tables: Tables, card: ModelCard, clips_limit: int) -> Baseline:
     frames, _ = split_arrays(data, "train", clips_limit)
     stats = [input_stats(clip) for clip in frames]
     videos = tables.read("videos").join(train.select("video_id").distinct(), "video_id")
-    res = videos.groupBy(F.concat_ws("x", "width_px", "height_px").alias("r")).agg(F.count("*").alias("n"))
     codecs = videos.groupBy("codec").agg(F.count("*").alias("n"))
     return Baseline(classes=classes, brightness=[b for b, _ in stats], motion=[m for _, m in stats],
-                    resolutions=_mix(res.collect(), "r"), codecs=_mix(codecs.collect(), "codec"))
+                    resolutions=_tiers(videos), codecs=_mix(codecs.collect(), "codec"))
 
 
 def monitor_run(tables: Tables, score_run_id: str, cfg: MonitorJobConfig) -> dict[str, Any]:
@@ -81,14 +89,13 @@ def monitor_run(tables: Tables, score_run_id: str, cfg: MonitorJobConfig) -> dic
         "predicted_label", "predicted_label_name", F.array_max("probabilities").alias("confidence"), "brightness",
         "motion_energy", "latency_ms", "true_label").collect()
     per_video = preds.select("video_id", "width_px", "height_px", "codec").distinct()
-    res = per_video.groupBy(F.concat_ws("x", "width_px", "height_px").alias("r")).agg(F.count("*").alias("n"))
     codecs = per_video.groupBy("codec").agg(F.count("*").alias("n"))
     scored = Scored(
         predicted=[r["predicted_label_name"] for r in rows], confidence=[r["confidence"] for r in rows],
         brightness=[r["brightness"] for r in rows if r["brightness"] is not None],
         motion=[r["motion_energy"] for r in rows if r["motion_energy"] is not None],
         latency_ms=[r["latency_ms"] for r in rows if r["latency_ms"] is not None],
-        resolutions=_mix(res.collect(), "r"), codecs=_mix(codecs.collect(), "codec"),
+        resolutions=_tiers(per_video), codecs=_mix(codecs.collect(), "codec"),
         true_labels=[r["true_label"] if r["true_label"] is not None else -1 for r in rows],
         predicted_index=[r["predicted_label"] for r in rows])
     row = measure(baseline_for(tables, card, cfg.baseline_clips), scored, card.classes, cfg.thresholds)

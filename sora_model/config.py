@@ -59,7 +59,7 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             value = yaml.safe_load(value)
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return _flatten(value)
+        return flatten(value)
     if tp is Any:
         return value
     if tp is bool:
@@ -87,13 +87,14 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
     raise ConfigError(f"{key}: unsupported field type {tp!r}")
 
 
-def _flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+def flatten(tree: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """A nested dict as dotted keys with string values (booleans as true/false)."""
     # A dict-valued option (spark.conf) has dotted keys of its own; an override like
     # spark.conf.spark.ui.enabled=false arrives split on the dots and is joined back here.
     out: dict[str, str] = {}
     for k, v in tree.items():
         if isinstance(v, dict):
-            out.update(_flatten(v, f"{prefix}{k}."))
+            out.update(flatten(v, f"{prefix}{k}."))
         else:
             out[f"{prefix}{k}"] = str(v).lower() if isinstance(v, bool) else str(v)
     return out

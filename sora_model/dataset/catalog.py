@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sora_model.lake import object_store, storage
+from sora_model.lake.delta import read_table
 from sora_model.lake.layout import LakeLayout
 
 
@@ -24,13 +24,11 @@ class DatasetVersion:
 
 def load_dataset(lake_uri: str, name: str, version: int | None = None) -> DatasetVersion:
     """The given (default: newest) version of dataset ``name``; ValueError naming what is missing."""
-    from deltalake import DeltaTable
-
     uri = LakeLayout.of(lake_uri).table("datasets")
-    if not storage.exists(uri):
+    table = read_table(lake_uri, "datasets")
+    if table is None:
         raise ValueError(f"no datasets table at {uri}: run the curate job first")
-    table = DeltaTable(uri, storage_options=object_store.delta_options(uri))
-    rows = [r for r in table.to_pyarrow_table().to_pylist() if r["name"] == name]
+    rows = [r for r in table.to_pylist() if r["name"] == name]
     if not rows:
         raise ValueError(f"dataset {name!r} is not registered in {uri}")
     if version is None:

@@ -45,6 +45,7 @@ from sora_model.deploy.variants import load_predictor, load_torch_model
 from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE, MODEL_FILES, ModelFormat, read_card, write_card
 from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
+from sora_model.tracking import flat_params, tracked
 from sora_model.train.loop import TrainConfig, seed_everything
 from sora_model.train.model import SoraModel
 from sora_model.train.symmetries import LabelSymmetries
@@ -241,12 +242,22 @@ class CompressRun:
         return rows
 
 
-def run_compress(cfg: CompressConfig) -> tuple[CompressRun, list[dict[str, Any]]]:
-    """Build the configured variants of the chosen checkpoint and evaluate them all (fp32 first)."""
+def run_compress(cfg: CompressConfig, tracking_parent: str | None = None) -> tuple[CompressRun, list[dict[str, Any]]]:
+    """Build the configured variants of the chosen checkpoint and evaluate them all (fp32 first); mirrored into
+    MLflow when ``tracking.mlflow_uri`` is set (nested under ``tracking_parent`` when given)."""
     run = CompressRun(cfg)
-    frames, labels = split_arrays(run.dataset, cfg.eval_split)
-    made = run.build(frames[:64])
-    return run, run.evaluate(made, frames, labels)
+    with tracked(cfg.tracking, "compress", run.card.model_id, parent=tracking_parent,
+                 tags={"sora.checkpoint": run.checkpoint, "sora.run_id": run.card.run_id,
+                       "sora.dataset": f"{run.card.dataset} v{run.card.dataset_version}"}) as tracker:
+        tracker.log_params({**flat_params(cfg, skip=("run_id", "epoch")), "checkpoint_epoch": run.card.epoch})
+        frames, labels = split_arrays(run.dataset, cfg.eval_split)
+        made = run.build(frames[:64])
+        rows = run.evaluate(made, frames, labels)
+        for r in rows:
+            tracker.log_metrics({r["variant"]: {**r["metrics"], "size_bytes": r["size_bytes"], "params": r["params"]}})
+        tracker.set_tags({**{f"variant.{r['variant']}": r["uri"] for r in rows},
+                          "comparison.png": storage.join(run.run_dir, "comparison.png")})
+    return run, rows
 
 
 def ratios(rows: list[dict[str, Any]], split: str, batch: int) -> list[dict[str, Any]]:

@@ -75,7 +75,8 @@ def write_comparison(run: CompressRun, rows: list[dict[str, Any]], cfg: Compress
     rel = ratios(rows, split, batch)
     png = storage.join(run.run_dir, "comparison.png")
     storage.write_text(storage.join(run.run_dir, "comparison.json"),
-                       json.dumps({"checkpoint": run.checkpoint, "rows": rows, "ratios": rel}, indent=1))
+                       json.dumps({"checkpoint": run.checkpoint, "split": split, "throughput_batch": batch,
+                                   "rows": rows, "ratios": rel}, indent=1))
     storage.write_bytes(png, plot(rows, split))
     return "\n".join([f"variants of {run.checkpoint} ({split} split, "
                       f"{len(rows) and rows[0]['metrics'][split]['samples']} clips, {cfg.threads} thread(s)):",

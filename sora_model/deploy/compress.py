@@ -26,6 +26,7 @@ from torch import nn
 
 from sora_model.dataset.split import SPLITS, Split
 from sora_model.lake.object_store import ObjectStoreConfig
+from sora_model.tracking import TrackingConfig
 from sora_model.train.model import ModelConfig, SoraModel
 
 logger = logging.getLogger(__name__)
@@ -108,6 +109,9 @@ class CompressConfig:
     """Largest tolerated |logit| difference between PyTorch and ONNX Runtime on evaluation clips."""
     seed: int = 0
     """Seeds fine-tuning, distillation and the reader order."""
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """MLflow mirror of the compression: the config as params, each variant's quality, latency, throughput and
+    size as metrics (prefixed with its name), each variant's lake URI as a tag."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.variants) - set(VARIANTS))

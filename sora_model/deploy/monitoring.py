@@ -27,6 +27,21 @@ def input_stats(clip: np.ndarray) -> tuple[float, float]:
     return float(luma.mean()) / 255.0, motion
 
 
+RESOLUTION_TIERS_PX = (144, 240, 360, 480, 720, 1080, 1440, 2160)
+"""Short sides that name a resolution tier (240p: short side <= 240 px and > 144 px)."""
+
+
+def resolution_tier(width_px: int | None, height_px: int | None) -> str:
+    """A video's resolution tier by its short side ('240p', '1080p', '>2160p'; 'unknown' without a size).
+
+    Drift is judged on tiers, not on exact sizes: sizes vary from video to video (crops, odd encodes), so a mix of
+    exact sizes has a long tail of categories the baseline never saw, and its PSI is large when nothing moved."""
+    if not width_px or not height_px:
+        return "unknown"
+    short = min(width_px, height_px)
+    return next((f"{t}p" for t in RESOLUTION_TIERS_PX if short <= t), f">{RESOLUTION_TIERS_PX[-1]}p")
+
+
 def psi_from_counts(expected: dict[str, float], actual: dict[str, float]) -> float:
     """PSI between two categorical distributions given as counts (categories of either side)."""
     keys = sorted(set(expected) | set(actual))
@@ -83,6 +98,7 @@ class Baseline:
     brightness: list[float]
     motion: list[float]
     resolutions: dict[str, int]
+    """Videos per resolution tier (``resolution_tier``)."""
     """Train videos per '<width>x<height>'."""
     codecs: dict[str, int]
 
@@ -97,6 +113,7 @@ class Scored:
     motion: list[float]
     latency_ms: list[float]
     resolutions: dict[str, int]
+    """Videos per resolution tier (``resolution_tier``)."""
     """Scored videos per '<width>x<height>'."""
     codecs: dict[str, int]
     true_labels: list[int] = field(default_factory=list)

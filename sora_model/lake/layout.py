@@ -7,6 +7,7 @@
 <root>/models/<run_id>/epoch-<n>/             training checkpoints (complete once meta.json exists)
 <root>/models/<run_id>/<variant>/             compressed variants of one of the run's checkpoints
 <root>/runs/<run_id>/                         a job run's resolved config.yaml and summary.json
+<root>/report/                                the lake's report: index.html and its PNG plots (jobs/report.py)
 <root>/_staging/<run_id>/                     a run's intermediate Parquet, deleted when the run ends
 ```
 """
@@ -74,6 +75,11 @@ class LakeLayout:
     def run_record(self, run_id: str) -> str:
         """Directory of a job run's resolved config and summary."""
         return self.uri("runs", run_id)
+
+    @property
+    def report(self) -> str:
+        """Directory of the lake's HTML report (rewritten by each report run)."""
+        return self.uri("report")
 
     def staging(self, run_id: str) -> str:
         return self.uri("_staging", run_id)

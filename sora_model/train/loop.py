@@ -37,6 +37,7 @@ from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card, write_card
 from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
 from sora_model.lake.object_store import ObjectStoreConfig
+from sora_model.tracking import Tracker, TrackingConfig, flat_params, tracked
 from sora_model.train.metrics import classification_metrics, confusion_matrix, direction_metrics
 from sora_model.train.model import ModelConfig, SoraModel
 from sora_model.train.symmetries import LabelSymmetries, SymmetryConfig, label_permutation
@@ -90,6 +91,9 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     symmetries: SymmetryConfig = field(default_factory=SymmetryConfig)
     object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    """MLflow mirror of the run (rank 0): the config as params, per-step loss, per-epoch validation metrics and
+    throughput, each checkpoint's lake URI as a tag."""
 
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.num_workers < 0 or self.eval_batch_size < 1 or self.log_every_steps < 1:
@@ -297,8 +301,23 @@ class Trainer:
             storage.append_text(self.step_log, "".join(self._step_lines))
             self._step_lines = []
 
-    def fit(self) -> list[dict[str, Any]]:
-        """Train the remaining epochs; returns one record per epoch (validation metrics, throughput)."""
+    def fit(self, tracking_parent: str | None = None) -> list[dict[str, Any]]:
+        """Train the remaining epochs; returns one record per epoch (validation metrics, throughput).
+
+        Rank 0 mirrors the run into MLflow when ``tracking.mlflow_uri`` is set (nested under the MLflow run
+        ``tracking_parent`` when given)."""
+        if self.rank != 0:
+            return self._fit(Tracker())
+        with tracked(self.cfg.tracking, "train", self.run_id, parent=tracking_parent,
+                     tags={"sora.run_id": self.run_id, "sora.lake_run": self.run_dir,
+                           "sora.dataset": f"{self.dataset.name} v{self.dataset.version}",
+                           "sora.init_from": self.cfg.init_from}) as tracker:
+            tracker.log_params({**flat_params(self.cfg), "world_size": self.world_size,
+                                "steps_per_epoch": self.steps_per_epoch, "dataset_version": self.dataset.version,
+                                **{f"model_shape.{k}": v for k, v in dataclasses.asdict(self.model_cfg).items()}})
+            return self._fit(tracker)
+
+    def _fit(self, tracker: Tracker) -> list[dict[str, Any]]:
         cfg = self.cfg
         for epoch in range(self.start_epoch, cfg.epochs):
             self.train_data.set_epoch(epoch)
@@ -342,6 +361,12 @@ class Trainer:
             if self.rank == 0:
                 record["val"] = self.validate()
                 self.history.append(record)
+                # Tracked before the checkpoint is published: a run killed after it resumes past this epoch.
+                steps = [json.loads(line) for line in self._step_lines]
+                tracker.log_series({"loss": [(p["step"], p["loss"]) for p in steps]})
+                tracker.log_metrics({k: v for k, v in record.items() if k not in ("epoch", "step")}, step=epoch + 1)
+                tracker.set_tags({f"checkpoint.{checkpoint_name(epoch + 1)}": self.layout.checkpoint(self.run_id,
+                                                                                                    epoch + 1)})
                 self._flush_step_log()
                 path = self._save(epoch + 1, record)
                 logger.info("epoch %d: val accuracy %.3f macro F1 %.3f (%d clips), %.1f samples/s, checkpoint %s",

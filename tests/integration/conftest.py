@@ -27,7 +27,8 @@ TEST_OVERRIDES = [
 CYCLE_OVERRIDES = [
     *(f"curate.{o}" for o in TEST_OVERRIDES), "train.epochs=2", "train.model.widths=[8,16]",
     "train.model.embed_dim=16", "train.model.heads=2", "train.reader.batch_size=8", "train.num_workers=0",
-    "train.optim.warmup_steps=2", "compress.latency_runs=5", "compress.calibration_clips=16",
+    "train.optim.warmup_steps=2", "compress.variants=[onnx,int8-static]", "compress.latency_runs=5",
+    "compress.calibration_clips=16",
     "score.tasks_per_core=1", "score.clip.stride_s=2.0"]
 """The cycle with the test corpus's curate settings and a small, quick model."""
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from jobs.report import main as report_main
 from pipelines.cycle import CycleConfig, run_cycle
 from pipelines.models import alias_history
 from pipelines.tables import Tables
@@ -17,9 +18,21 @@ from sora_model.video.synth import write_corpus
 from tests.integration.conftest import CYCLE_OVERRIDES, add_videos
 
 ROOT = Path(__file__).resolve().parents[2]
+
+
 def _cfg(input_dir: Path, lake: Path) -> CycleConfig:
     return config_lib.load(CycleConfig, ROOT / "conf" / "cycle" / "local.yaml", [
-        f"input_uri={input_dir}", f"lake_uri={lake}", *CYCLE_OVERRIDES])
+        f"input_uri={input_dir}", f"lake_uri={lake}", *CYCLE_OVERRIDES,
+        f"tracking.mlflow_uri=sqlite:///{lake.parent}/mlflow.db"])
+
+
+def _mlflow_runs(lake: Path, kind: str) -> list:  # noqa: ANN401 - mlflow Run objects
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=f"sqlite:///{lake.parent}/mlflow.db")
+    experiment = client.get_experiment_by_name("sora_model")
+    return client.search_runs([experiment.experiment_id], filter_string=f"tags.`sora.kind` = '{kind}'",
+                              order_by=["attributes.start_time ASC"])
 
 
 @pytest.mark.slow
@@ -68,3 +81,36 @@ def test_cycles_promote_a_first_model_decide_the_next_on_the_same_clips_and_skip
     monitored = {r["score_run_id"] for r in tables.read("monitoring").collect()}
     assert len(monitored) == 2 and row["alerts"] == second.alerts
     assert second.exit_status == (3 if second.alerts else 0)
+
+    # MLflow mirrors each cycle, with the candidate's training and compression nested under it.
+    cycles = _mlflow_runs(lake, "cycle")
+    assert [c.data.tags["sora.action"] for c in cycles] == ["promoted", "nothing_new", second.action]
+    assert all(c.info.status == "FINISHED" for c in cycles)
+    assert cycles[2].data.metrics["candidate_new"] == pytest.approx(row["candidate_new"])
+    assert cycles[2].data.params["promotion.metric"] == row["promotion_metric"]
+    trains = {t.data.tags["sora.run_id"]: t for t in _mlflow_runs(lake, "train")}
+    assert set(trains) == {"cycle-demo-v1", "cycle-demo-v2"}
+    assert trains["cycle-demo-v2"].data.tags["mlflow.parentRunId"] == cycles[2].info.run_id
+    assert trains["cycle-demo-v2"].data.params["init_from"] == f"{lake}/models/{run}/epoch-{epoch}"
+    assert trains["cycle-demo-v1"].data.tags[f"checkpoint.epoch-{epoch}"] == str(lake / "models" / run /
+                                                                                   f"epoch-{epoch}")
+    assert 0 <= trains["cycle-demo-v1"].data.metrics["val.accuracy"] <= 1
+    compressions = _mlflow_runs(lake, "compress")
+    assert compressions[0].data.tags["mlflow.parentRunId"] == cycles[0].info.run_id
+    assert compressions[0].data.tags["variant.int8-static"] == str(lake / "models" / run / "int8-static")
+    assert "int8-static.speed.latency_ms_p50" in compressions[0].data.metrics
+
+    # The report shows it all: every section, its plots, both decisions and the walk back from what serves.
+    assert report_main([f"lake_uri={lake}"]) == 0
+    page = (lake / "report" / "index.html").read_text()
+    for section in ("files", "clips", "splits", "training", "confusion", "compression", "promotion", "drift",
+                    "lineage"):
+        assert f'id="{section}"' in page
+    for png in ("clip_lengths", "splits", "training", "confusion", "compression", "promotion", "drift"):
+        assert f'src="{png}.png"' in page and (lake / "report" / f"{png}.png").stat().st_size > 5000
+    assert f"<td>{second.action}</td>" in page and "<td>promoted</td>" in page and "<td>v2</td>" in page
+    assert f"<td>deployed variant</td><td>{latest.serving_id}</td>" in page
+    version = int(latest.model_id.split("/")[0].rsplit("-v", 1)[1])
+    sources = tables.read("clips").where(f"dataset_version <= {version} and filter_reason is null") \
+        .select("video_id").distinct().count()
+    assert f"<td>cut from source videos</td><td>{sources}</td>" in page

@@ -86,11 +86,12 @@ def full_run(lake: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_killed_run_resumes_with_the_same_losses(lake: Path, full_run: Path):
-    _kill_after_first_checkpoint(lake, "cut", "epochs=3")
+def test_killed_run_resumes_with_the_same_losses_and_one_mlflow_run(lake: Path, full_run: Path):
+    tracking = f"tracking.mlflow_uri=sqlite:///{lake.parent}/mlflow.db"
+    _kill_after_first_checkpoint(lake, "cut", "epochs=3", tracking)
     # A half-written checkpoint must be ignored on resume.
     (lake / "models" / "cut" / ".tmp-epoch-9-deadbeef").mkdir()
-    resumed = _torchrun(lake, "run_id=cut", "epochs=3", "resume=true")
+    resumed = _torchrun(lake, "run_id=cut", "epochs=3", "resume=true", tracking)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "resumed run cut from epoch-" in resumed.stderr
     a, b = _losses(lake, "full"), _losses(lake, "cut")
@@ -99,6 +100,18 @@ def test_killed_run_resumes_with_the_same_losses(lake: Path, full_run: Path):
         assert b[step] == pytest.approx(a[step], rel=1e-4, abs=1e-5), step  # CPU kernels, same thread count
     assert [p.name for p in sorted((lake / "models" / "cut").glob("epoch-*"))] == ["epoch-1", "epoch-2", "epoch-3"]
     assert "val accuracy" in resumed.stdout
+
+    # MLflow (rank 0): the resumed run continued the killed run's MLflow run, with every step and epoch once.
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(tracking_uri=tracking.split("=", 1)[1])
+    (run,) = client.search_runs([client.get_experiment_by_name("sora_model").experiment_id])
+    assert run.info.status == "FINISHED" and run.data.tags["sora.run"] == "train/cut"
+    assert run.data.params["epochs"] == "3" and run.data.params["world_size"] == "2"
+    assert [m.step for m in client.get_metric_history(run.info.run_id, "val.accuracy")] == [1, 2, 3]
+    logged = {m.step: m.value for m in client.get_metric_history(run.info.run_id, "loss")}
+    assert logged == pytest.approx(b)
+    assert run.data.tags["checkpoint.epoch-3"] == str(lake / "models" / "cut" / "epoch-3")
 
 
 def test_a_warm_start_begins_from_the_checkpoint_weights_and_shape(lake: Path, full_run: Path):

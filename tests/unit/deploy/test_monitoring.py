@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
@@ -65,3 +67,20 @@ def test_too_few_clips_are_not_judged_for_drift():
     assert row["class_psi"] > 0.25 and row["alerts"] == []
     with pytest.raises(ValueError, match="min_clips must be >= 1, got 0"):
         MonitorConfig(min_clips=0)
+
+
+def test_resolution_tiers_go_by_the_short_side() -> None:
+    from sora_model.deploy.monitoring import resolution_tier
+
+    assert [resolution_tier(w, h) for w, h in [(128, 96), (160, 144), (426, 240), (1920, 1080), (1080, 1920),
+                                                (1280, 721), (7680, 4320), (0, 10), (None, None)]] == [
+        "144p", "144p", "240p", "1080p", "1080p", "1080p", ">2160p", "unknown", "unknown"]
+
+
+def test_sizes_that_differ_within_a_tier_do_not_drift() -> None:
+    from sora_model.deploy.monitoring import psi_from_counts, resolution_tier
+
+    # Every video its own size (crops, odd encodes): exact sizes would never match the baseline's.
+    train = Counter(resolution_tier(200 + i, 150 + i) for i in range(40))
+    scored = Counter(resolution_tier(230 + i, 190 + 2 * i) for i in range(20))
+    assert psi_from_counts(train, scored) < 0.1
