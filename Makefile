@@ -36,11 +36,9 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -q -ra tests
 
+# Every benchmark, then one table of their ratios (figure, baseline, ratio, goal), saved as bench/results/<time>.json.
 bench: $(STAMP)
-	$(BIN)/python bench/shots.py
-	$(BIN)/python bench/decode.py
-	$(BIN)/python bench/loader.py
-	$(BIN)/python bench/object_store.py
+	$(BIN)/python bench/run.py
 
 # A zip of the importable packages for clusters: spark-submit --py-files dist/sora_model.zip ...
 DIST ?= dist

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 import yaml  # noqa: E402
 
+from bench.results import Ratio, record  # noqa: E402
 from sora_model import config as config_lib  # noqa: E402
 from sora_model.dataset.build import DatasetPlan, VideoProcessor  # noqa: E402
 from sora_model.dataset.shards import ShardConfig  # noqa: E402
@@ -138,6 +139,10 @@ def main() -> int:
                 best[isolate] = max(best[isolate], f / s)
         print(f"  decoders in process / in a child:        {best[False]:8.0f} / {best[True]:.0f} frames/s   "
               f"containment overhead {100 * (1 - best[True] / best[False]):.1f} %")
+        record(Ratio("decode", "curate decode stage in one process / bare decord (1 core)", proc_fps, base_fps,
+                     "frames/s"))
+        record(Ratio("decode", "decoders in a child process / in process (containment)", best[True], best[False],
+                     "frames/s", goal_min=0.95))
         if args.no_spark:
             print(f"ratio (in-process stage / bare decord): {proc_fps / base_fps:.2f}")
             return 0
@@ -152,6 +157,8 @@ def main() -> int:
         print(f"ratio vs the one-process loop: {spark_fps / base_fps:.2f}")
         print(f"ratio (Spark decode per core / bare decord per core, {cores} cores busy in both): "
               f"{spark_fps / par_fps:.2f}")
+        record(Ratio("decode", f"Spark decode stage / bare decord, per core, {cores} cores busy", spark_fps, par_fps,
+                     "frames/s", goal_min=0.9))
     return 0
 
 

@@ -30,6 +30,7 @@ from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.results import Ratio, record  # noqa: E402
 from sora_model.dataset.reader import ReaderConfig  # noqa: E402
 from sora_model.dataset.schema import describe, schema_with_metadata  # noqa: E402
 from sora_model.dataset.shards import ShardConfig, ShardWriter  # noqa: E402
@@ -196,8 +197,13 @@ def main() -> int:
               f"{results['reader, 1 worker'] / results['in-memory baseline, 1 worker']:.2f}")
         print(f"ratio (reader / in-memory baseline, 2 workers): "
               f"{results['reader, 2 workers'] / results['in-memory baseline, 2 workers']:.2f}")
+        for workers in ("1 worker", "2 workers"):
+            record(Ratio("loader", f"reader / in-memory baseline, {workers}", results[f"reader, {workers}"],
+                         results[f"in-memory baseline, {workers}"], "clips/s", goal_min=0.9))
         if 2 in procs:
             print(f"ratio (DDP training samples/s, 2 processes / 1 process): {procs[2] / procs[1]:.2f}")
+            record(Ratio("loader", f"DDP training, 2 processes / 1 process ({device})", procs[2], procs[1],
+                         "samples/s"))
     return 0
 
 

@@ -24,6 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench.loader import write_shards  # noqa: E402
+from bench.results import Ratio, record  # noqa: E402
 from sora_model.dataset.reader import ReaderConfig  # noqa: E402
 from sora_model.lake import object_store, storage  # noqa: E402
 from tests import s3_server  # noqa: E402
@@ -75,6 +76,9 @@ def main() -> int:
     base = rates["local disk"]
     print(f"ratio (object store, cold cache / local disk): {rates['object store, cold cache'] / base:.2f}")
     print(f"ratio (object store, warm cache / local disk): {rates['object store, warm cache'] / base:.2f}")
+    for cache in ("cold", "warm"):
+        record(Ratio("object_store", f"reader from the object store, {cache} cache / local disk",
+                     rates[f"object store, {cache} cache"], base, "clips/s"))
     return 0
 
 

@@ -27,6 +27,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import numpy as np  # noqa: E402
 
+from bench.results import Ratio, record  # noqa: E402
 from sora_model.video import cutset, shot_detectors  # noqa: E402
 from sora_model.video.clips import ClipConfig  # noqa: E402
 from sora_model.video.footage import real_footage  # noqa: E402
@@ -101,6 +102,8 @@ def main() -> int:
                "x_decode": fps / decode_fps, **{f"{k}_f1": total[k].f1 for k in cutset.KINDS},
                **{f"{k}_recall": total[k].recall for k in cutset.KINDS}}
         table[name] = row
+        record(Ratio("shots", f"decode + detector {name} / decode only (F1 {a.f1:.2f})", fps, decode_fps,
+                     "frames/s"))
         print(f"{name:<24} {a.precision:5.2f} {a.recall:5.2f} {a.f1:5.2f} | "
               + " ".join(f"{total[k].f1:12.2f}" for k in cutset.KINDS)
               + f" | {fps:9.0f} {fps / decode_fps:9.2f}")

@@ -24,7 +24,7 @@ from pyspark.sql import SparkSession
 from pipelines.curate_stages import STAGES, CurateState, latest_dataset
 from pipelines.ingest import ListingConfig
 from pipelines.session import SparkConfig
-from pipelines.stage import check_plan, run_stages
+from pipelines.stage import SparkWork, check_plan, run_stages
 from pipelines.summary import CurateSummary
 from pipelines.tables import Tables
 from sora_model import config as config_lib
@@ -139,13 +139,15 @@ def _run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str) -> CurateSu
         cores=spark.sparkContext.defaultParallelism)
     storage.write_text(storage.join(layout.run_record(run_id), "config.yaml"), config_lib.to_yaml(cfg))
     check_build_settings(latest, cfg)
+    work: dict[str, SparkWork] = {}
     try:
-        stage_s = run_stages(STAGES, state)
+        stage_s = run_stages(STAGES, state, spark.sparkContext, work)
     finally:
         for df in state.cached:
             df.unpersist()
     s, latest = state.summary, state.latest
     s.stage_s = stage_s
+    s.stage_work = {k: dataclasses.asdict(v) for k, v in work.items()}
     s.dataset_rows_per_split = dict(latest["rows_per_split"]) if latest else {}
     s.dataset_shards = len(latest["shard_uris"]) if latest else 0
     s.check_invariant()

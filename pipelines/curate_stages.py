@@ -72,6 +72,9 @@ class CurateState:
     staging: str
     cores: int
     new_files: list | None = None
+    rejected_before: set[str] = field(default_factory=set)
+    """URIs of new files the rejects table already names (a file replaced in place): if now curated, their
+    rejects rows go."""
     done_videos: DataFrame | None = None
     probed: DataFrame | None = None
     cleaned: Cleaned | None = None
@@ -100,7 +103,7 @@ class _AfterIngest(Stage):
 class Ingest(Stage):
     name, about = "ingest", "list the corpus, keep files the lake does not account for"
     reads = ("cfg", "tables", "version")
-    writes = ("new_files", "done_videos")
+    writes = ("new_files", "rejected_before", "done_videos")
 
     def run(self, state: CurateState) -> None:
         tables, cfg, s = state.tables, state.cfg, state.summary
@@ -113,9 +116,14 @@ class Ingest(Stage):
         in_dataset = tables.read("clips").where(
             (F.col("dataset") == cfg.dataset) & (F.col("dataset_version") < state.version)).select("video_id")
         done_videos = tables.read("videos").join(in_dataset.distinct(), "video_id")
-        done = tables.read("rejects").select(*FILE_KEY).unionByName(done_videos.select(*FILE_KEY)).distinct()
+        rejects = tables.read("rejects")
+        done = rejects.select(*FILE_KEY).unionByName(done_videos.select(*FILE_KEY)).distinct()
         files = state.spark.createDataFrame(listed, FILE_SCHEMA)
-        state.new_files = files.join(done, FILE_KEY, "left_anti").collect()
+        # One job: the new files, each marked when the rejects table names its URI (replaced in place).
+        marked = files.join(done, FILE_KEY, "left_anti").join(
+            rejects.select("uri").distinct().withColumn("rejected_before", F.lit(True)), "uri", "left").collect()
+        state.new_files = [tuple(r[c] for c in FILE_KEY) for r in marked]
+        state.rejected_before = {r["uri"] for r in marked if r["rejected_before"]}
         state.done_videos = done_videos
         s.files_new = len(state.new_files)
         s.files_already_in_lake = s.files_listed - len(state.new_files)
@@ -258,7 +266,7 @@ class Decode(_AfterIngest):
 
 class WriteTables(_AfterIngest):
     name, about = "tables", "MERGE rejects, videos and clips"
-    reads = ("probed", "cleaned", "decoded")
+    reads = ("probed", "cleaned", "decoded", "rejected_before")
     writes = ("shards",)
 
     def run(self, state: CurateState) -> None:
@@ -268,45 +276,53 @@ class WriteTables(_AfterIngest):
         files_meta = state.probed.select(*FILE_KEY)
         decode_rejects = row_schemas.as_rejects(
             status.join(cleaned.accepted.select("video_id", "uri"), "video_id").join(files_meta, "uri"))
-        rejects = state.cache(cleaned.rejects.unionByName(decode_rejects)
-                              .withColumn("run_id", F.lit(state.run_id)).withColumn("rejected_at", now))
-        videos = state.cache(status.where(F.col("reject_reason").isNull()).select(
+        # Each of the three is computed once into staging: its joins read Delta tables and cached frames, and
+        # every action on it (counts, each MERGE pass) would redo them (measured: 9 Spark jobs per MERGE source).
+        rejects = executors.stage_rows(cleaned.rejects.unionByName(decode_rejects)
+                             .withColumn("run_id", F.lit(state.run_id)).withColumn("rejected_at", now),
+                             storage.join(state.staging, "rejects"))
+        videos = executors.stage_rows(status.where(F.col("reject_reason").isNull()).select(
             "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_filtered", "clips_dropped",
             "cuts",
             "fallback_reason", "decode_error", "decode_s").join(cleaned.accepted, "video_id")
-            .join(files_meta, "uri").withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now))
-        clip_rows = state.cache(decoded.where(F.col("kind") == "clip").join(
+            .join(files_meta, "uri").withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now),
+            storage.join(state.staging, "videos"))
+        clip_rows = executors.stage_rows(decoded.where(F.col("kind") == "clip").join(
             cleaned.accepted.select("video_id", "label", "label_name"), "video_id").select(
             F.lit(state.cfg.dataset).alias("dataset"), F.lit(state.version).alias("dataset_version"), "clip_id",
             "video_id", "clip_index", "start_frame", "end_frame", "start_s", "end_s", "label", "label_name",
             "split", "rows", "shard_uri", *QUALITY_FIELDS, "filter_reason", "filter_detail",
-            F.lit(state.run_id).alias("run_id")))
+            F.lit(state.run_id).alias("run_id")), storage.join(state.staging, "clips"))
         state.shards = decoded.where(F.col("kind") == "shard").select("shard_uri", "split", "shard_rows").collect()
 
-        s.videos_clipped = videos.count()
         reject_counts = {r["reason"]: int(r["n"]) for r in rejects.groupBy("reason").agg(F.count("*").alias("n"))
                          .collect()}
         s.rejects_by_reason, s.files_rejected = reject_counts, sum(reject_counts.values())
         n_touched = cleaned.touched.count()
         s.files_already_in_lake += n_touched
-        stats = videos.agg(F.count(F.when(F.col("decoder") == "pyav", 1)).alias("pyav"),
+        # Few jobs on cached rows: each Spark job costs a fixed ~0.1-0.3 s, whatever the rows.
+        stats = videos.agg(F.count("*").alias("n"), F.count(F.when(F.col("decoder") == "pyav", 1)).alias("pyav"),
                            F.sum("decoded_frame_count").alias("frames"), F.sum("decode_s").alias("secs"),
                            F.sum(F.size("cuts")).alias("cuts")).first()
+        s.videos_clipped = int(stats["n"])
         s.cuts_found = int(stats["cuts"] or 0)
         s.pyav_fallbacks, s.frames_decoded = int(stats["pyav"] or 0), int(stats["frames"] or 0)
         s.executor_decode_s = float(stats["secs"] or 0.0)
-        by_filter = {r["filter_reason"]: int(r["n"]) for r in clip_rows.groupBy("filter_reason")
-                     .agg(F.count("*").alias("n")).collect()}
+        by_filter: dict[str | None, int] = {}
+        s.rows_new_per_split = {}
+        for r in clip_rows.groupBy("split", "filter_reason").agg(F.count("*").alias("n"),
+                                                                 F.sum("rows").alias("rows")).collect():
+            by_filter[r["filter_reason"]] = by_filter.get(r["filter_reason"], 0) + int(r["n"])
+            s.rows_new_per_split[r["split"]] = s.rows_new_per_split.get(r["split"], 0) + int(r["rows"] or 0)
         s.clips_new = by_filter.pop(None, 0)
         s.clips_filtered_by_reason = by_filter
-        s.rows_new_per_split = {r["split"]: int(r["n"]) for r in clip_rows.groupBy("split")
-                                .agg(F.sum("rows").alias("n")).collect()}
 
         if s.files_rejected:
             tables.merge("rejects", rejects)
         if s.videos_clipped:
-            # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
-            tables.remove("rejects", videos.select("uri"))
+            if state.rejected_before:
+                # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
+                tables.remove("rejects", videos.select("uri").where(F.col("uri").isin(sorted(state.rejected_before))))
             tables.merge("videos", videos)
         if n_touched:
             refreshed = tables.read("videos").drop(*FILE_KEY).join(cleaned.touched, "video_id")

@@ -36,6 +36,13 @@ def run_to_staging(rows: DataFrame, partitions: int, fn: PartitionFn, schema: pa
     return rows.sparkSession.read.parquet(spark_uri(uri)), seconds
 
 
+def stage_rows(rows: DataFrame, uri: str) -> DataFrame:
+    """Write ``rows`` to ``uri`` (Parquet) once and read them back: what reads them next (summary counts, a MERGE's
+    two passes) then scans one small file set instead of recomputing their joins and Delta reads each time."""
+    rows.write.mode("overwrite").parquet(spark_uri(uri))
+    return rows.sparkSession.read.parquet(spark_uri(uri))
+
+
 def probe_partition(clean_cfg: CleanConfig, signature_keyframes: int = 0) -> PartitionFn:
     """Listed files -> PROBED rows (hash, probe facts, per-file gate, near-duplicate signature)."""
 

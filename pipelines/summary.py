@@ -42,6 +42,8 @@ class CurateSummary:
     dataset_rows_per_split: dict[str, int] = field(default_factory=dict)
     dataset_shards: int = 0
     stage_s: dict[str, float] = field(default_factory=dict)
+    stage_work: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per stage: the Spark jobs, stages and tasks it ran (where small runs lose their time)."""
     frames_decoded: int = 0
     executor_decode_s: float = 0.0
     """Sum over videos of the time executors spent clipping, decoding and sharding them."""

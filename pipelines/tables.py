@@ -122,11 +122,10 @@ class Tables:
         self._current.add(name)
 
     def version(self, name: str) -> int | None:
-        from delta.tables import DeltaTable
+        """The table's latest committed version (None before its first write)."""
+        from sora_model.lake.delta import table_version
 
-        if not self.exists(name):
-            return None
-        return int(DeltaTable.forPath(self.spark, self.table_uri(name)).history(1).collect()[0]["version"])
+        return table_version(self.layout.root, name) if self.exists(name) else None
 
     def _ensure(self, name: str) -> None:
         if not self.exists(name):

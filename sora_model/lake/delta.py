@@ -22,7 +22,7 @@ def read_table(lake_uri: str, name: str, columns: list[str] | None = None) -> An
     from deltalake import DeltaTable
 
     uri = LakeLayout.of(lake_uri).table(name)
-    if not storage.exists(uri):
+    if not storage.exists(storage.join(uri, "_delta_log")):
         return None
     table = DeltaTable(uri, storage_options=object_store.delta_options(uri))
     if table.protocol().min_reader_version > 1 or table.metadata().partition_columns:
@@ -31,6 +31,17 @@ def read_table(lake_uri: str, name: str, columns: list[str] | None = None) -> An
     paths = [storage.filesystem(f)[1] for f in table.file_uris()]
     schema = pa.schema(table.schema().to_arrow())
     return ds.dataset(paths, schema=schema, format="parquet", filesystem=fs).to_table(columns=columns)
+
+
+def table_version(lake_uri: str, name: str) -> int | None:
+    """The table's latest committed version, read from its log by delta-rs (no Spark job: through Spark this is
+    a history query, several jobs); None when the lake has no such table yet."""
+    from deltalake import DeltaTable
+
+    uri = LakeLayout.of(lake_uri).table(name)
+    if not storage.exists(storage.join(uri, "_delta_log")):
+        return None
+    return int(DeltaTable(uri, storage_options=object_store.delta_options(uri)).version())
 
 
 def read_rows(lake_uri: str, name: str, columns: list[str] | None = None) -> list[dict[str, Any]]:

@@ -79,3 +79,21 @@ def test_touched_file_is_refreshed_not_decoded_again(spark, grown):
     assert row["modified_ms"] == 1_700_000_000_000
     again = run(spark, grown["input"], grown["lake"])
     assert again.files_new == 0
+
+
+def test_a_rejected_file_replaced_by_a_good_video_leaves_rejects(spark, grown):
+    lake, spare = grown["tables"], grown["work"] / "spare"
+    broken = grown["input"] / "batch3" / "upload.mp4"
+    broken.parent.mkdir()
+    broken.write_bytes(b"")  # an upload that had not arrived yet
+    first = run(spark, grown["input"], grown["lake"])
+    assert first.rejects_by_reason == {"empty_file": 1}
+    assert lake.read("rejects").where(F.col("uri") == str(broken)).count() == 1
+    # The same name, now a real video (another seed: not a duplicate of anything curated).
+    write_corpus(spare, videos=1, seed=23, bad_files=False)
+    broken.write_bytes(next(spare.rglob("*.mp4")).read_bytes())
+    os.utime(broken, (1_700_000_100, 1_700_000_100))
+    second = run(spark, grown["input"], grown["lake"])
+    assert second.files_new == 1 and second.videos_clipped == 1 and second.files_rejected == 0
+    assert lake.read("rejects").where(F.col("uri") == str(broken)).count() == 0
+    assert lake.read("videos").where(F.col("uri") == str(broken)).count() == 1

@@ -1,4 +1,5 @@
-"""The curate plan as declared stages: order, what each reads and writes, timing and skipping (no Spark needed)."""
+"""The curate plan as declared stages: order, what each reads and writes, timing, skipping, and the Spark work each
+stage asked for."""
 
 from __future__ import annotations
 
@@ -54,3 +55,21 @@ def test_run_stages_times_what_ran_and_skips_the_rest():
 def test_duplicate_stage_names_are_a_bug():
     with pytest.raises(RuntimeError, match="unique"):
         check_plan((_Double(), _Double()), {"items"})
+
+
+class _Count(Stage):
+    name, about = "count", "two Spark jobs"
+
+    def run(self, state: _State) -> None:
+        state.spark.range(10, numPartitions=3).count()
+        state.spark.range(5, numPartitions=2).collect()
+
+
+def test_each_stage_reports_the_spark_jobs_and_tasks_it_ran(spark):
+    state = _State(items=[1])
+    state.spark = spark
+    work = {}
+    run_stages((_Double(), _Count()), state, spark.sparkContext, work)
+    assert work["double"].jobs == 0 and work["count"].jobs >= 2 and work["count"].tasks >= 5
+    # The job group is cleared afterwards: later jobs are nobody's stage.
+    assert spark.sparkContext.getLocalProperty("spark.jobGroup.id") is None
