@@ -44,12 +44,14 @@ def main() -> int:
     if unknown:
         parser.error(f"unknown benches {unknown}; known: {', '.join(BENCHES)}")
     failed = []
+    # spark-submit (the decode bench) must start this interpreter's Spark and workers, as under make.
+    env = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable, **os.environ}
     with tempfile.TemporaryDirectory(prefix="sora-bench-run-") as tmp:
         results = os.path.join(tmp, "ratios.jsonl")
         for name in chosen:
             print(f"=== bench/{name}.py", flush=True)
             rc = subprocess.run([sys.executable, str(ROOT / "bench" / f"{name}.py")], cwd=ROOT,
-                                env={**os.environ, RESULTS_ENV: results}).returncode
+                                env={**env, RESULTS_ENV: results}).returncode
             if rc:
                 failed.append(name)
         ratios = load(results)
