@@ -10,10 +10,12 @@ when already made).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Literal, get_args
@@ -222,25 +224,34 @@ def run_cycle(spark: SparkSession, cfg: CycleConfig, run_id: str | None = None) 
     record = tables.layout.run_record(run_id)
     storage.write_text(storage.join(record, "config.yaml"), config_lib.to_yaml(cfg))
     summary_uri = storage.join(record, "summary.json")
-    # The whole cycle is one writer: its curate, registration, alias and scoring steps hold the same lock.
-    with lake_lock(cfg.lake_uri, "cycle", run_id, cfg.lock), \
-            tracked(cfg.tracking, "cycle", run_id, tags={"sora.dataset": cfg.dataset,
-                                                         "sora.summary": summary_uri}) as tracker:
+
+    def start_tracking() -> Tracker:
+        # Opened only once there is a version to decide: a cycle with nothing new leaves MLflow as it leaves the
+        # lake (an hourly schedule would otherwise add a run an hour).
+        tracker = stack.enter_context(tracked(cfg.tracking, "cycle", run_id, tags={
+            "sora.dataset": cfg.dataset, "sora.summary": summary_uri}))
         tracker.log_params(flat_params(cfg, skip=("curate", "train", "compress", "score", "tracking")))
-        _cycle(spark, cfg, tables, summary, tracker)
-        tracker.set_tags({"sora.action": summary.action, "sora.reason": summary.reason,
-                          "sora.dataset_version": summary.dataset_version, "sora.candidate": summary.candidate_id,
-                          "sora.model_in_use_before": summary.production_id, "sora.serving": summary.serving_id,
-                          "sora.alerts": "; ".join(summary.alerts) or None})
-        tracker.log_metrics({"new_clips": summary.new_clips, "scored_videos": summary.scored_videos,
-                             "predictions": summary.predictions, "alerts": len(summary.alerts),
-                             "time_s": summary.step_s, **summary.decision_numbers})
+        return tracker
+
+    # The whole cycle is one writer: its curate, registration, alias and scoring steps hold the same lock.
+    with lake_lock(cfg.lake_uri, "cycle", run_id, cfg.lock), contextlib.ExitStack() as stack:
+        tracker = _cycle(spark, cfg, tables, summary, start_tracking)
+        if tracker is not None:
+            tracker.set_tags({"sora.action": summary.action, "sora.reason": summary.reason,
+                              "sora.dataset_version": summary.dataset_version, "sora.candidate": summary.candidate_id,
+                              "sora.model_in_use_before": summary.production_id, "sora.serving": summary.serving_id,
+                              "sora.alerts": "; ".join(summary.alerts) or None})
+            tracker.log_metrics({"new_clips": summary.new_clips, "scored_videos": summary.scored_videos,
+                                 "predictions": summary.predictions, "alerts": len(summary.alerts),
+                                 "time_s": summary.step_s, **summary.decision_numbers})
     storage.write_text(summary_uri, json.dumps(dataclasses.asdict(summary), indent=1))
     logger.info("cycle %s: v%s %s", run_id, summary.dataset_version, summary.action)
     return summary
 
 
-def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: CycleSummary, tracker: Tracker) -> None:
+def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: CycleSummary,
+           start_tracking: Callable[[], Tracker]) -> Tracker | None:
+    """The cycle's steps; returns the MLflow tracker of a cycle that decided a version, None otherwise."""
     from sora_model.deploy.build import find_checkpoint, run_compress
     from sora_model.deploy.comparison import write_comparison
     from sora_model.lake.card import read_card
@@ -260,7 +271,7 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
     clips = _clips_per_version(tables, cfg.dataset)
     if not clips:
         summary.action, summary.reason = "skipped", f"dataset {cfg.dataset} has no version (nothing curated)"
-        return
+        return None
     version = curated.dataset_version or max(clips)
     summary.dataset_version = version
     summary.new_clips = clips[version] - clips.get(version - 1, 0)
@@ -270,7 +281,8 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
         summary.reason = (f"no new videos since v{version}, which cycle {done['cycle_run_id']} decided at "
                           f"{done['decided_at']:%Y-%m-%d %H:%M}: {done['action']} ({done['reason']})")
         summary.serving_id = done["serving_id"]
-        return
+        return None
+    tracker = start_tracking()
 
     try:
         production = current_alias(tables, PRODUCTION)
@@ -356,6 +368,7 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
         "predictions": summary.predictions, "alerts": summary.alerts, "config_yaml": config_lib.to_yaml(cfg),
         **_none_metrics(row)}],
         table_schema("decisions")), update=False)
+    return tracker
 
 
 def _pair(a: dict[str, Any] | None, b: dict[str, Any] | None, m: str) -> str:

@@ -82,15 +82,16 @@ def test_cycles_promote_a_first_model_decide_the_next_on_the_same_clips_and_skip
     assert len(monitored) == 2 and row["alerts"] == second.alerts
     assert second.exit_status == (3 if second.alerts else 0)
 
-    # MLflow mirrors each cycle, with the candidate's training and compression nested under it.
+    # MLflow mirrors each cycle that decided a version (the nothing-new one left it alone too), with the
+    # candidate's training and compression nested under it.
     cycles = _mlflow_runs(lake, "cycle")
-    assert [c.data.tags["sora.action"] for c in cycles] == ["promoted", "nothing_new", second.action]
+    assert [c.data.tags["sora.action"] for c in cycles] == ["promoted", second.action]
     assert all(c.info.status == "FINISHED" for c in cycles)
-    assert cycles[2].data.metrics["candidate_new"] == pytest.approx(row["candidate_new"])
-    assert cycles[2].data.params["promotion.metric"] == row["promotion_metric"]
+    assert cycles[1].data.metrics["candidate_new"] == pytest.approx(row["candidate_new"])
+    assert cycles[1].data.params["promotion.metric"] == row["promotion_metric"]
     trains = {t.data.tags["sora.run_id"]: t for t in _mlflow_runs(lake, "train")}
     assert set(trains) == {"cycle-demo-v1", "cycle-demo-v2"}
-    assert trains["cycle-demo-v2"].data.tags["mlflow.parentRunId"] == cycles[2].info.run_id
+    assert trains["cycle-demo-v2"].data.tags["mlflow.parentRunId"] == cycles[1].info.run_id
     assert trains["cycle-demo-v2"].data.params["init_from"] == f"{lake}/models/{run}/epoch-{epoch}"
     assert trains["cycle-demo-v1"].data.tags[f"checkpoint.epoch-{epoch}"] == str(lake / "models" / run /
                                                                                    f"epoch-{epoch}")
