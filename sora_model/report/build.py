@@ -250,9 +250,7 @@ def training_section(view: LakeView) -> Section:
         runs[run_id] = {"steps": [(p["step"], p["loss"]) for p in steps], "epochs": epochs,
                         "steps_per_epoch": len(steps) // max(len(rows), 1)}
         best = max(epochs, key=lambda e: (e[1], e[0]))
-        cfg_uri = storage.join(view.layout.training_run(run_id), "config.yaml")
-        init = (yaml.safe_load(storage.read_text(cfg_uri)) or {}).get("init_from") if storage.is_file(cfg_uri) \
-            else None
+        init = _init_from(view, run_id)
         table.append([run_id, f"{rows[0]['dataset']} v{rows[0]['dataset_version']}", len(rows), best[0], best[1],
                       best[2], init or "random init"])
     s.figure("training.png", plots.training_curves(runs), "training loss and validation accuracy")

@@ -201,7 +201,7 @@ class Trainer:
         self.step = 0
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
-        self._step_lines: list[str] = []
+        self._steps: list[dict[str, Any]] = []
 
     def _init_checkpoint(self) -> tuple[str, ModelCard] | None:
         spec = self.cfg.init_from
@@ -293,13 +293,13 @@ class Trainer:
 
     # --- loop ----------------------------------------------------------------------------------------------------
     def _log_step(self, epoch: int, loss: float) -> None:
-        self._step_lines.append(json.dumps({"step": self.step, "epoch": epoch, "loss": loss}) + "\n")
+        self._steps.append({"step": self.step, "epoch": epoch, "loss": loss})
 
     def _flush_step_log(self) -> None:
         # Once per epoch, before the checkpoint: an object store has no append, so every write rewrites the file.
-        if self._step_lines:
-            storage.append_text(self.step_log, "".join(self._step_lines))
-            self._step_lines = []
+        if self._steps:
+            storage.append_text(self.step_log, "".join(json.dumps(p) + "\n" for p in self._steps))
+            self._steps = []
 
     def fit(self, tracking_parent: str | None = None) -> list[dict[str, Any]]:
         """Train the remaining epochs; returns one record per epoch (validation metrics, throughput).
@@ -362,8 +362,7 @@ class Trainer:
                 record["val"] = self.validate()
                 self.history.append(record)
                 # Tracked before the checkpoint is published: a run killed after it resumes past this epoch.
-                steps = [json.loads(line) for line in self._step_lines]
-                tracker.log_series({"loss": [(p["step"], p["loss"]) for p in steps]})
+                tracker.log_series({"loss": [(p["step"], p["loss"]) for p in self._steps]})
                 tracker.log_metrics({k: v for k, v in record.items() if k not in ("epoch", "step")}, step=epoch + 1)
                 tracker.set_tags({f"checkpoint.{checkpoint_name(epoch + 1)}": self.layout.checkpoint(self.run_id,
                                                                                                     epoch + 1)})
