@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
@@ -23,13 +26,13 @@ from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_corpus
 from pipelines.stage import Stage
 from pipelines.summary import CurateSummary
-from pipelines.tables import Tables, table_schema
+from pipelines.tables import Staged, Tables, spark_uri
 from sora_model import config as config_lib
 from sora_model.dataset.build import DatasetPlan
 from sora_model.dataset.labels import class_index, read_labels_csv
 from sora_model.dataset.schema import describe
 from sora_model.dataset.split import SPLITS
-from sora_model.lake import storage
+from sora_model.lake import delta, storage
 from sora_model.lake.layout import LakeLayout
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
@@ -91,8 +94,11 @@ class CurateState:
 
 
 def latest_dataset(tables: Tables, name: str) -> dict[str, Any] | None:
-    rows = tables.read("datasets").where(F.col("name") == name).orderBy(F.col("version").desc()).limit(1).collect()
-    return rows[0].asDict(recursive=True) if rows else None
+    """The datasets row of ``name``'s newest version (read by delta-rs: no Spark job), None before the first."""
+    import pyarrow.compute as pc
+
+    rows = delta.read_rows(tables.layout.root, "datasets", where=pc.field("name") == name)
+    return max(rows, key=lambda r: r["version"]) if rows else None
 
 
 class _AfterIngest(Stage):
@@ -102,31 +108,43 @@ class _AfterIngest(Stage):
 
 class Ingest(Stage):
     name, about = "ingest", "list the corpus, keep files the lake does not account for"
-    reads = ("cfg", "tables", "version")
-    writes = ("new_files", "rejected_before", "done_videos")
+    reads = ("cfg", "layout", "version")
+    writes = ("new_files", "rejected_before")
 
     def run(self, state: CurateState) -> None:
-        tables, cfg, s = state.tables, state.cfg, state.summary
+        cfg, s = state.cfg, state.summary
         listing = list_corpus(cfg.input_uri, cfg.listing)
         labels_uri = storage.normalize(cfg.labels_csv) if cfg.labels_csv else None
         listed = [f for f in listing.files if f[0] != labels_uri]  # the labels file, wherever it is
         s.files_listed, s.links_skipped = len(listed), listing.links_skipped
         s.files_ignored = listing.ignored + len(listing.files) - len(listed)
-        # "Done" means in a registered version: videos of a run that crashed before registering are redone.
-        in_dataset = tables.read("clips").where(
-            (F.col("dataset") == cfg.dataset) & (F.col("dataset_version") < state.version)).select("video_id")
-        done_videos = tables.read("videos").join(in_dataset.distinct(), "video_id")
-        rejects = tables.read("rejects")
-        done = rejects.select(*FILE_KEY).unionByName(done_videos.select(*FILE_KEY)).distinct()
-        files = state.spark.createDataFrame(listed, FILE_SCHEMA)
-        # One job: the new files, each marked when the rejects table names its URI (replaced in place).
-        marked = files.join(done, FILE_KEY, "left_anti").join(
-            rejects.select("uri").distinct().withColumn("rejected_before", F.lit(True)), "uri", "left").collect()
-        state.new_files = [tuple(r[c] for c in FILE_KEY) for r in marked]
-        state.rejected_before = {r["uri"] for r in marked if r["rejected_before"]}
-        state.done_videos = done_videos
+        # In this process with delta-rs and pyarrow: the listing is here already, the lake's file keys are a few
+        # columns, and a Spark query over Delta tables another writer (delta-rs) changed first replays their logs.
+        root = state.layout.root
+        done_ids = done_video_ids(root, cfg.dataset, state.version)
+        videos = delta.read_table(root, "videos", ["video_id", *FILE_KEY])
+        rejects = delta.read_table(root, "rejects", FILE_KEY)
+        done = [t.select(FILE_KEY) for t in (rejects, videos) if t is not None]
+        if videos is not None:
+            done[-1] = videos.filter(pc.is_in(videos["video_id"], value_set=done_ids)).select(FILE_KEY)
+        files = pa.Table.from_pylist([dict(zip(FILE_KEY, f)) for f in listed], schema=pa.schema(
+            [("uri", pa.string()), ("size_bytes", pa.int64()), ("modified_ms", pa.int64())]))
+        new = files.join(pa.concat_tables(done), FILE_KEY, join_type="left anti") if done else files
+        new_keys = set(zip(*(new[c].to_pylist() for c in FILE_KEY)))
+        state.new_files = [f for f in listed if tuple(f) in new_keys]  # in listing order
+        # A new file whose URI the rejects table names was replaced in place: if now curated, its reject goes.
+        rejected_uris = set(rejects["uri"].to_pylist()) if rejects is not None else set()
+        state.rejected_before = {f[0] for f in state.new_files if f[0] in rejected_uris}
         s.files_new = len(state.new_files)
         s.files_already_in_lake = s.files_listed - len(state.new_files)
+
+
+def done_video_ids(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: ANN401 - a pyarrow Array
+    """Video ids with clips in a registered version of ``dataset`` (below ``version``, the one being built):
+    "done" means registered, so the videos of a run that crashed before registering are redone."""
+    clips = delta.read_table(lake_uri, "clips", ["video_id"], where=(pc.field("dataset") == dataset) & (
+        pc.field("dataset_version") < version))
+    return pc.unique(clips["video_id"]) if clips is not None else pa.array([], pa.string())
 
 
 class Probe(_AfterIngest):
@@ -155,11 +173,14 @@ def _labels(cfg: CurateConfig) -> dict[str, str]:
 
 class Clean(_AfterIngest):
     name, about = "clean", "exact duplicates by sha256, labels"
-    reads = ("probed", "done_videos", "latest")
-    writes = ("cleaned",)
+    reads = ("probed", "tables", "latest", "version")
+    writes = ("cleaned", "done_videos")
 
     def run(self, state: CurateState) -> None:
         probed, spark = state.probed, state.spark
+        ids = spark.createDataFrame([(i,) for i in done_video_ids(state.layout.root, state.cfg.dataset,
+                                                                  state.version).to_pylist()], "video_id string")
+        state.done_videos = state.tables.read("videos").join(F.broadcast(ids), "video_id")
         label_map = _labels(state.cfg)
         classes = class_index(list(state.latest["classes"]) if state.latest else [], set(label_map.values()))
         labels_df = spark.createDataFrame(
@@ -252,8 +273,10 @@ class Decode(_AfterIngest):
                            classes=tuple(cleaned.classes), clip=cfg.clip, decode=cfg.decode, augment=cfg.augment,
                            shard=cfg.shard, quality=cfg.quality)
         n_accepted = cleaned.accepted.count()
-        if not n_accepted:
-            state.decoded = state.spark.createDataFrame([], from_arrow_schema(row_schemas.DECODED))
+        if not n_accepted:  # staged all the same (empty): the tables stage reads what decode staged
+            executors.stage_rows(state.spark.createDataFrame([], from_arrow_schema(row_schemas.DECODED)),
+                                 storage.join(state.staging, "decoded"))
+            state.decoded = state.spark.read.parquet(spark_uri(storage.join(state.staging, "decoded")))
             return
         parts = state.partitions(n_accepted)
         logger.info("decoding %d videos in %d tasks", n_accepted, parts)
@@ -279,8 +302,8 @@ class WriteTables(_AfterIngest):
         # Each of the three is computed once into staging: its joins read Delta tables and cached frames, and
         # every action on it (counts, each MERGE pass) would redo them (measured: 9 Spark jobs per MERGE source).
         rejects = executors.stage_rows(cleaned.rejects.unionByName(decode_rejects)
-                             .withColumn("run_id", F.lit(state.run_id)).withColumn("rejected_at", now),
-                             storage.join(state.staging, "rejects"))
+                                       .withColumn("run_id", F.lit(state.run_id)).withColumn("rejected_at", now),
+                                       storage.join(state.staging, "rejects"))
         videos = executors.stage_rows(status.where(F.col("reject_reason").isNull()).select(
             "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_filtered", "clips_dropped",
             "cuts",
@@ -293,42 +316,43 @@ class WriteTables(_AfterIngest):
             "video_id", "clip_index", "start_frame", "end_frame", "start_s", "end_s", "label", "label_name",
             "split", "rows", "shard_uri", *QUALITY_FIELDS, "filter_reason", "filter_detail",
             F.lit(state.run_id).alias("run_id")), storage.join(state.staging, "clips"))
-        state.shards = decoded.where(F.col("kind") == "shard").select("shard_uri", "split", "shard_rows").collect()
-
-        reject_counts = {r["reason"]: int(r["n"]) for r in rejects.groupBy("reason").agg(F.count("*").alias("n"))
-                         .collect()}
-        s.rejects_by_reason, s.files_rejected = reject_counts, sum(reject_counts.values())
+        # The counts are read from the staged files in this process: a Spark job per count costs ~0.1-0.3 s,
+        # whatever the rows.
+        state.shards = Staged.of(storage.join(state.staging, "decoded")).arrow(
+            ["shard_uri", "split", "shard_rows"], where=pc.field("kind") == "shard").to_pylist()
+        reject_counts = Counter(rejects.arrow(["reason"])["reason"].to_pylist())
+        s.rejects_by_reason, s.files_rejected = dict(reject_counts), sum(reject_counts.values())
         n_touched = cleaned.touched.count()
         s.files_already_in_lake += n_touched
-        # Few jobs on cached rows: each Spark job costs a fixed ~0.1-0.3 s, whatever the rows.
-        stats = videos.agg(F.count("*").alias("n"), F.count(F.when(F.col("decoder") == "pyav", 1)).alias("pyav"),
-                           F.sum("decoded_frame_count").alias("frames"), F.sum("decode_s").alias("secs"),
-                           F.sum(F.size("cuts")).alias("cuts")).first()
-        s.videos_clipped = int(stats["n"])
-        s.cuts_found = int(stats["cuts"] or 0)
-        s.pyav_fallbacks, s.frames_decoded = int(stats["pyav"] or 0), int(stats["frames"] or 0)
-        s.executor_decode_s = float(stats["secs"] or 0.0)
+        stats = videos.arrow(["decoder", "decoded_frame_count", "decode_s", "cuts"])
+        s.videos_clipped = stats.num_rows
+        s.cuts_found = int(pc.sum(pc.list_value_length(stats["cuts"])).as_py() or 0)
+        s.pyav_fallbacks = int(pc.sum(pc.equal(stats["decoder"], "pyav")).as_py() or 0)
+        s.frames_decoded = int(pc.sum(stats["decoded_frame_count"]).as_py() or 0)
+        s.executor_decode_s = float(pc.sum(stats["decode_s"]).as_py() or 0.0)
         by_filter: dict[str | None, int] = {}
         s.rows_new_per_split = {}
-        for r in clip_rows.groupBy("split", "filter_reason").agg(F.count("*").alias("n"),
-                                                                 F.sum("rows").alias("rows")).collect():
-            by_filter[r["filter_reason"]] = by_filter.get(r["filter_reason"], 0) + int(r["n"])
+        for r in clip_rows.arrow(["split", "filter_reason", "rows"]).to_pylist():
+            by_filter[r["filter_reason"]] = by_filter.get(r["filter_reason"], 0) + 1
             s.rows_new_per_split[r["split"]] = s.rows_new_per_split.get(r["split"], 0) + int(r["rows"] or 0)
         s.clips_new = by_filter.pop(None, 0)
         s.clips_filtered_by_reason = by_filter
 
         if s.files_rejected:
-            tables.merge("rejects", rejects)
+            tables.merge_staged("rejects", rejects)
         if s.videos_clipped:
             if state.rejected_before:
                 # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
-                tables.remove("rejects", videos.select("uri").where(F.col("uri").isin(sorted(state.rejected_before))))
-            tables.merge("videos", videos)
+                uris = sorted(set(videos.arrow(["uri"])["uri"].to_pylist()) & state.rejected_before)
+                tables.remove("rejects", pa.table({"uri": pa.array(uris, pa.string())}))
+            tables.merge_staged("videos", videos)
         if n_touched:
             refreshed = tables.read("videos").drop(*FILE_KEY).join(cleaned.touched, "video_id")
-            tables.merge("videos", refreshed.withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now))
+            tables.merge_staged("videos", executors.stage_rows(
+                refreshed.withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now),
+                storage.join(state.staging, "touched")))
         if s.clips_new or by_filter:
-            tables.merge("clips", clip_rows)
+            tables.merge_staged("clips", clip_rows)
 
 
 class Register(_AfterIngest):
@@ -353,10 +377,13 @@ def _register(state: CurateState) -> None:
     rows = dict(latest["rows_per_split"]) if latest else {}
     for s in shards:
         rows[s["split"]] = rows.get(s["split"], 0) + int(s["shard_rows"])
-    all_clips = tables.read("clips").where((F.col("dataset") == cfg.dataset) & (F.col("dataset_version") <= version)
-                                           & F.col("filter_reason").isNull())
-    per_split = {r["split"]: (int(r["clips"]), int(r["videos"])) for r in all_clips.groupBy("split").agg(
-        F.count("*").alias("clips"), F.countDistinct("video_id").alias("videos")).collect()}
+    # Counted from the committed clips table (two columns, read in this process: no Spark job).
+    all_clips = delta.read_table(tables.layout.root, "clips", ["split", "video_id"], where=(
+        pc.field("dataset") == cfg.dataset) & (pc.field("dataset_version") <= version) & pc.field(
+        "filter_reason").is_null())
+    per_split = {r["split"]: (int(r["clips"]), int(r["videos"])) for r in all_clips.group_by("split").aggregate(
+        [([], "count_all"), ("video_id", "count_distinct")]).rename_columns(
+        ["split", "clips", "videos"]).to_pylist()}
     shape = list(cfg.decode.frames_shape)
     classes = state.cleaned.classes
     sources = {name: tables.version(name) for name in ("videos", "rejects", "clips")}
@@ -371,7 +398,7 @@ def _register(state: CurateState) -> None:
         "source_versions": {k: int(v) for k, v in sources.items() if v is not None},
         "config_yaml": config_lib.to_yaml(cfg),
     }
-    tables.merge("datasets", state.spark.createDataFrame([row], table_schema("datasets")), update=False)
+    tables.merge_rows("datasets", [row], update=False)
 
 
 def _remove_orphans(out_uri: str, registered: set[str]) -> None:

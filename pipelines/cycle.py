@@ -32,7 +32,7 @@ from pipelines.models import (
 )
 from pipelines.monitor import EXIT_ALERT, MonitorJobConfig, run_monitor
 from pipelines.score import ScoreConfig, run_score
-from pipelines.tables import Tables, table_schema
+from pipelines.tables import Tables
 from sora_model import config as config_lib
 from sora_model.deploy.compress import VARIANTS, CompressConfig
 from sora_model.deploy.monitoring import MonitorConfig
@@ -360,14 +360,13 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
                                                             thresholds=cfg.monitor))
             summary.alerts = monitored.alerts
             lap("monitor")
-    tables.merge("decisions", spark.createDataFrame([{
+    tables.merge_rows("decisions", [{
         "dataset": cfg.dataset, "dataset_version": version, "cycle_run_id": run_id,
         "decided_at": datetime.now(timezone.utc), "action": summary.action, "reason": summary.reason,
         "new_clips": summary.new_clips, "candidate_id": summary.candidate_id, "production_id": summary.production_id,
         "serving_id": summary.serving_id, "scored_videos": summary.scored_videos,
         "predictions": summary.predictions, "alerts": summary.alerts, "config_yaml": config_lib.to_yaml(cfg),
-        **_none_metrics(row)}],
-        table_schema("decisions")), update=False)
+        **_none_metrics(row)}], update=False)
     return tracker
 
 

@@ -15,7 +15,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from pipelines import rows as row_schemas
-from pipelines.tables import spark_uri
+from pipelines.tables import Staged, spark_uri
 from sora_model.dataset.build import DatasetPlan
 from sora_model.dataset.split import SplitConfig
 from sora_model.video.clean import CleanConfig
@@ -36,11 +36,11 @@ def run_to_staging(rows: DataFrame, partitions: int, fn: PartitionFn, schema: pa
     return rows.sparkSession.read.parquet(spark_uri(uri)), seconds
 
 
-def stage_rows(rows: DataFrame, uri: str) -> DataFrame:
-    """Write ``rows`` to ``uri`` (Parquet) once and read them back: what reads them next (summary counts, a MERGE's
-    two passes) then scans one small file set instead of recomputing their joins and Delta reads each time."""
+def stage_rows(rows: DataFrame, uri: str) -> Staged:
+    """Write ``rows`` to ``uri`` (Parquet) once: what reads them next (the summary's counts, a MERGE) then reads
+    one small file set instead of recomputing their joins and Delta reads each time."""
     rows.write.mode("overwrite").parquet(spark_uri(uri))
-    return rows.sparkSession.read.parquet(spark_uri(uri))
+    return Staged.of(uri)
 
 
 def probe_partition(clean_cfg: CleanConfig, signature_keyframes: int = 0) -> PartitionFn:

@@ -13,7 +13,7 @@ from pyspark.sql import Row, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.session import SparkConfig
-from pipelines.tables import Tables, table_schema
+from pipelines.tables import Tables
 from sora_model.lake.aliases import AliasAction, AliasEntry, AliasHistory
 from sora_model.lake.card import ModelCard, model_id, parse_model_id, read_card
 from sora_model.lake.layout import LakeLayout
@@ -44,7 +44,7 @@ def register_checkpoints(spark: SparkSession, lake_uri: str, run_id: str, config
         rows.append(models_row(card, ckpt, card.metrics, config_yaml))
     if rows:
         with lake_lock(lake_uri, "register", run_id, _REGISTER_LOCK):
-            Tables(spark, lake_uri).merge("models", spark.createDataFrame(rows, table_schema("models")))
+            Tables(spark, lake_uri).merge_rows("models", rows)
     return len(rows)
 
 
@@ -61,7 +61,7 @@ def register_variants(spark: SparkSession, lake_uri: str, checkpoint: ModelCard,
         out.append(models_row(card, r["uri"], metrics, config_yaml))
     if out:
         with lake_lock(lake_uri, "register", checkpoint.run_id, _REGISTER_LOCK):
-            Tables(spark, lake_uri).merge("models", spark.createDataFrame(out, table_schema("models")))
+            Tables(spark, lake_uri).merge_rows("models", out)
     return len(out)
 
 
@@ -101,8 +101,7 @@ def current_alias(tables: Tables, alias: str) -> AliasEntry:
 
 
 def _write(tables: Tables, entry: AliasEntry) -> AliasEntry:
-    tables.merge("aliases", tables.spark.createDataFrame([dataclasses.asdict(entry)], table_schema("aliases")),
-                 update=False)
+    tables.merge_rows("aliases", [dataclasses.asdict(entry)], update=False)
     got = alias_history(tables, entry.alias).entries
     mine = next((e for e in got if e.seq == entry.seq), None)
     if mine is None or (mine.model_id, mine.deployed_id, mine.action, mine.set_by, mine.reason) != (

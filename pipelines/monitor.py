@@ -13,7 +13,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.session import SparkConfig
-from pipelines.tables import Tables, table_schema
+from pipelines.tables import Tables
 from sora_model import config as config_lib
 from sora_model.deploy.monitoring import Baseline, MonitorConfig, Scored, input_stats, measure, resolution_tier
 from sora_model.lake.card import ModelCard, read_card
@@ -161,7 +161,7 @@ def run_monitor(spark: SparkSession, cfg: MonitorJobConfig) -> MonitorSummary:
             todo = [r["run_id"] for r in sorted(scored, key=lambda r: r["t"]) if r["run_id"] not in done]
         for score_run_id in todo:
             row = monitor_run(tables, score_run_id, cfg)
-            tables.merge("monitoring", spark.createDataFrame([row], table_schema("monitoring")))
+            tables.merge_rows("monitoring", [row])
             summary.rows.append(row)
             for alert in row["alerts"]:
                 logger.warning("scoring run %s: %s", score_run_id, alert)

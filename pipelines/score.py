@@ -5,6 +5,7 @@ curation."""
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -16,7 +17,7 @@ from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_SCHEMA, ListingConfig, list_corpus
 from pipelines.models import current_alias, model_row
 from pipelines.session import SparkConfig
-from pipelines.tables import Tables, table_schema
+from pipelines.tables import Tables
 from sora_model.lake import storage
 from sora_model.lake.aliases import AliasEntry, is_alias_name
 from sora_model.lake.card import CARD_FILE, ModelCard, parse_model_id, read_card
@@ -140,7 +141,7 @@ def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run
     staging = tables.layout.staging(f"score-{run_id}")
     fn = executors.score_partition(model_uri, decode, cfg.clean, cfg.clip, cfg.batch_size, cfg.threads_per_task)
     scored, _ = executors.run_to_staging(spark.createDataFrame(files, FILE_SCHEMA), parts, fn,
-                                         row_schemas.SCORED, staging)
+                                         row_schemas.SCORED, storage.join(staging, "scored"))
     scored = scored.cache()
     now = F.lit(datetime.now().astimezone()).cast("timestamp")
     preds = scored.where(F.col("kind") == "prediction").select(
@@ -152,8 +153,12 @@ def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run
         F.lit(alias.seq if alias else None).cast("int").alias("alias_seq"))
     rejects = row_schemas.as_rejects(scored.where(F.col("kind") == "reject")).select(
         "*", F.lit(run_id).alias("run_id"), now.alias("rejected_at"))
-    tables.merge("predictions", preds.select(*[c.name for c in table_schema("predictions")]), update=False)
-    tables.merge("rejects", rejects, update=False)
+    # Staged once, then merged in the driver when small (``Tables.merge_staged``).
+    tables.merge_staged("predictions", executors.stage_rows(preds, storage.join(staging, "predictions")),
+                        update=False)
+    rejects = executors.stage_rows(rejects, storage.join(staging, "rejects"))
+    if rejects.rows:
+        tables.merge_staged("rejects", rejects, update=False)
     stats = scored.groupBy("kind").agg(F.countDistinct("uri").alias("files"), F.count("*").alias("rows"),
                                        F.max("loads_in_process").alias("loads")).collect()
     for r in stats:
@@ -162,8 +167,7 @@ def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run
         else:
             summary.rejected = r["files"]
         summary.max_model_loads_per_process = max(summary.max_model_loads_per_process, r["loads"] or 0)
-    summary.reasons = {r["reason"]: r["n"] for r in
-                       rejects.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+    summary.reasons = dict(Counter(rejects.arrow(["reason"])["reason"].to_pylist()))
     scored.unpersist()
     storage.delete_dir(staging)
     return summary

@@ -58,6 +58,9 @@ class Predictor:
     card: ModelCard
     _torch_model: Any = None
     _session: Any = None
+    _threads: int | None = None
+    """Intra-op threads of a torch model's calls, set around each call: torch's setting is process-wide, and
+    left at 1 after a timing it would halve a distillation or fine-tuning that runs next (the cycle's does)."""
 
     @property
     def name(self) -> str:
@@ -76,8 +79,14 @@ class Predictor:
             return self._session.run(None, {"clips": np.ascontiguousarray(clips, dtype=np.uint8)})[0]
         import torch
 
-        with torch.inference_mode():
-            return self._torch_model(torch.from_numpy(np.ascontiguousarray(clips))).float().numpy()
+        before = torch.get_num_threads()
+        if self._threads:
+            torch.set_num_threads(self._threads)
+        try:
+            with torch.inference_mode():
+                return self._torch_model(torch.from_numpy(np.ascontiguousarray(clips))).float().numpy()
+        finally:
+            torch.set_num_threads(before)
 
     @property
     def params(self) -> int:
@@ -109,8 +118,4 @@ def load_predictor(model_dir: str | os.PathLike, threads: int | None = None) -> 
         session = ort.InferenceSession(storage.join(model_dir, card.model_file), opts,
                                        providers=["CPUExecutionProvider"])
         return Predictor(card, _session=session)
-    if threads:
-        import torch
-
-        torch.set_num_threads(threads)
-    return Predictor(card, _torch_model=load_torch_model(model_dir, card))
+    return Predictor(card, _torch_model=load_torch_model(model_dir, card), _threads=threads)

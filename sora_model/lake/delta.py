@@ -1,5 +1,6 @@
-"""Read the lake's Delta tables without a JVM (delta-rs), for what runs outside Spark: training, the dataset
-catalog, the report. Writes stay with Spark (``pipelines/tables.py``)."""
+"""The lake's Delta tables without a JVM (delta-rs): reads for what runs outside Spark (training, the dataset
+catalog, the report), and the MERGE of small increments in the process that holds them (``pipelines/tables.py``
+sends large ones through Spark)."""
 
 from __future__ import annotations
 
@@ -9,42 +10,130 @@ from sora_model.lake import object_store, storage
 from sora_model.lake.layout import LakeLayout
 
 
-def read_table(lake_uri: str, name: str, columns: list[str] | None = None) -> Any | None:  # noqa: ANN401
-    """The table ``name`` of the lake as a pyarrow Table (only ``columns`` when given); None when the lake has
-    no such table yet.
+def read_table(lake_uri: str, name: str, columns: list[str] | None = None,
+               where: Any | None = None) -> Any | None:  # noqa: ANN401
+    """The table ``name`` of the lake as a pyarrow Table (only ``columns`` when given, only rows matching the
+    pyarrow expression ``where`` when given); None when the lake has no such table yet.
 
     delta-rs gives the snapshot (its files and schema) and pyarrow reads the Parquet files: a process that read
     through delta-rs's own pyarrow dataset aborts at exit most of the time ("terminate called without an active
     exception", delta-io/delta-rs#2184; 10 of 12 runs here). Tables whose files need more than plain Parquet
     reading (deletion vectors, column mapping: reader version > 1; partition columns) are left to delta-rs."""
-    import pyarrow as pa
     import pyarrow.dataset as ds
-    from deltalake import DeltaTable
 
-    uri = LakeLayout.of(lake_uri).table(name)
-    if not storage.exists(storage.join(uri, "_delta_log")):
+    table = _open(lake_uri, name)
+    if table is None:
         return None
-    table = DeltaTable(uri, storage_options=object_store.delta_options(uri))
     if table.protocol().min_reader_version > 1 or table.metadata().partition_columns:
-        return table.to_pyarrow_table(columns=columns)
-    fs, _ = storage.filesystem(uri)
+        out = table.to_pyarrow_table(columns=columns if where is None else None)
+        return out if where is None else out.filter(where).select(columns or out.column_names)
+    fs, _ = storage.filesystem(LakeLayout.of(lake_uri).table(name))
     paths = [storage.filesystem(f)[1] for f in table.file_uris()]
-    schema = pa.schema(table.schema().to_arrow())
-    return ds.dataset(paths, schema=schema, format="parquet", filesystem=fs).to_table(columns=columns)
+    schema = arrow_schema(table)
+    dataset = ds.dataset(paths, schema=schema, format="parquet", filesystem=fs)
+    if where is None:
+        return dataset.to_table(columns=columns)
+    # Filtered after the read, not in the scan: files delta-rs wrote read as string_view there, which pyarrow's
+    # comparison kernels do not take.
+    out = dataset.to_table().filter(where)
+    return out.select(columns) if columns else out
 
 
 def table_version(lake_uri: str, name: str) -> int | None:
     """The table's latest committed version, read from its log by delta-rs (no Spark job: through Spark this is
     a history query, several jobs); None when the lake has no such table yet."""
+    table = _open(lake_uri, name)
+    return None if table is None else int(table.version())
+
+
+def read_rows(lake_uri: str, name: str, columns: list[str] | None = None,
+              where: Any | None = None) -> list[dict[str, Any]]:  # noqa: ANN401
+    """The table's rows (``read_table``'s) as dicts, map columns as dicts; [] when the lake has no such table
+    yet."""
+    table = read_table(lake_uri, name, columns, where)
+    return table.to_pylist(maps_as_pydicts="strict") if table is not None else []
+
+
+def _open(lake_uri: str, name: str) -> Any | None:  # noqa: ANN401 - a deltalake.DeltaTable
     from deltalake import DeltaTable
 
     uri = LakeLayout.of(lake_uri).table(name)
     if not storage.exists(storage.join(uri, "_delta_log")):
         return None
-    return int(DeltaTable(uri, storage_options=object_store.delta_options(uri)).version())
+    return DeltaTable(uri, storage_options=object_store.delta_options(uri))
 
 
-def read_rows(lake_uri: str, name: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
-    """The table's rows as dicts; [] when the lake has no such table yet."""
-    table = read_table(lake_uri, name, columns)
-    return table.to_pylist() if table is not None else []
+def columns(lake_uri: str, name: str) -> list[str] | None:
+    """The table's column names from its log (no data read); None when the lake has no such table yet."""
+    table = _open(lake_uri, name)
+    return None if table is None else [f.name for f in table.schema().fields]
+
+
+def create(lake_uri: str, name: str, schema: Any) -> None:  # noqa: ANN401 - a pyarrow Schema
+    """Create the empty table ``name`` with ``schema`` unless it exists (a rerun leaves it as it is)."""
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    uri = LakeLayout.of(lake_uri).table(name)
+    write_deltalake(uri, pa.Table.from_pylist([], schema=schema), mode="ignore",
+                    storage_options=object_store.delta_options(uri))
+
+
+def merge(lake_uri: str, name: str, source: Any, keys: tuple[str, ...],  # noqa: ANN401 - a pyarrow Table
+          update: bool = True) -> dict[str, Any]:
+    """Upsert ``source`` into the existing table ``name`` on ``keys`` in this process (delta-rs), one commit;
+    with ``update=False`` rows whose keys are already there stay as they are. Returns delta-rs's metrics.
+
+    Meant for increments small enough to hold in memory: it costs milliseconds where Spark's MERGE costs about
+    fifteen Spark jobs whatever the size. The source is cast to the table's schema, so a column the table has
+    but the source lacks is a bug, not a silent null."""
+    table = _open(lake_uri, name)
+    if table is None:
+        raise RuntimeError(f"bug: merge into table {name!r} of {lake_uri} before it was created")
+    source = conform(source, table)
+    condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    merger = table.merge(source, condition, source_alias="s", target_alias="t")
+    if update:
+        merger = merger.when_matched_update_all()
+    return merger.when_not_matched_insert_all().execute()
+
+
+def delete_matching(lake_uri: str, name: str, keys: Any) -> dict[str, Any] | None:  # noqa: ANN401 - pa.Table
+    """Delete the rows of table ``name`` whose key columns (``keys``'s columns) match a row of ``keys``."""
+    table = _open(lake_uri, name)
+    if table is None or keys.num_rows == 0:
+        return None
+    condition = " AND ".join(f"t.{k} = s.{k}" for k in keys.column_names)
+    return table.merge(keys, condition, source_alias="s", target_alias="t").when_matched_delete().execute()
+
+
+def conform(source: Any, table: Any) -> Any:  # noqa: ANN401 - pyarrow Table, deltalake DeltaTable
+    """``source`` with the table's columns in the table's order and types (Spark's Parquet gives INT96
+    nanosecond timestamps without a zone, 3-level lists named ``element``; the table says what they are)."""
+
+    schema = arrow_schema(table)
+    missing = [f.name for f in schema if f.name not in source.column_names]
+    if missing:
+        raise RuntimeError(f"bug: rows for table {table.table_uri} lack columns {missing}")
+    return source.select(schema.names).cast(schema)
+
+
+def arrow_schema(table: Any) -> Any:  # noqa: ANN401 - deltalake DeltaTable -> pyarrow Schema
+    """The table's schema in Arrow with plain strings and binaries: delta-rs may hand out view types
+    (``string_view``), which pyarrow's compute functions (filters, joins) do not all take."""
+    import pyarrow as pa
+
+    def plain(t: Any) -> Any:  # noqa: ANN401
+        if t == pa.string_view():
+            return pa.string()
+        if t == pa.binary_view():
+            return pa.binary()
+        if pa.types.is_list(t) or pa.types.is_large_list(t):
+            return pa.list_(t.value_field.with_type(plain(t.value_type)))
+        if pa.types.is_map(t):
+            return pa.map_(t.key_field.with_type(plain(t.key_type)), t.item_field.with_type(plain(t.item_type)))
+        if pa.types.is_struct(t):
+            return pa.struct([f.with_type(plain(f.type)) for f in t])
+        return t
+
+    return pa.schema([f.with_type(plain(f.type)) for f in pa.schema(table.schema().to_arrow())])

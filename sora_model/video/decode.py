@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
@@ -243,7 +244,9 @@ def decode_clips(path: str, probe: ProbeResult, clip_cfg: ClipConfig, cfg: Decod
         try:
             source = kind(path, width_px, height_px, quarters, cfg.decoder_threads)
         except Exception as e:  # noqa: BLE001 - any failure to open is a property of the file
-            detail = str(e).splitlines()[0][:300] if str(e) else ""
+            # decord's messages start with the time of day ("[11:34:51] /src/...": dropped, so a rerun writes
+            # the same row)
+            detail = re.sub(r"^\[\d\d:\d\d:\d\d\] ", "", str(e).splitlines()[0])[:300] if str(e) else ""
             report.attempts.append(f"{kind.name}: could not open: {type(e).__name__}: {detail}")
             continue
         attempt = _decode(source, probe, clip_cfg, cfg, pick)

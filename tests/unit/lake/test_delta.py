@@ -1,0 +1,88 @@
+"""The delta-rs side of the lake's tables: schemas from the DDL, create, MERGE, delete and filtered reads."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from sora_model.lake import delta
+from sora_model.lake.tables import KEYS, TABLES, arrow_schema
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _reject(uri: str, reason: str = "not_video") -> dict:
+    return {"uri": uri, "size_bytes": 3, "modified_ms": 1, "stage": "probe", "reason": reason, "detail": "d",
+            "run_id": "r1", "rejected_at": NOW}
+
+
+def _rows(name: str, rows: list[dict]) -> pa.Table:
+    return pa.Table.from_pylist(rows, schema=arrow_schema(name))
+
+
+@pytest.mark.parametrize("name", sorted(TABLES))
+def test_every_table_schema_parses_with_its_keys_among_the_columns(name: str):
+    schema = arrow_schema(name)
+    ddl_names = [c.split()[0] for c in " ".join(TABLES[name].split()).replace("map<string,long>", "m").split(", ")]
+    assert schema.names == ddl_names
+    assert set(KEYS[name]) <= set(schema.names)
+
+
+def test_nested_ddl_types_become_arrow_lists_maps_and_utc_timestamps():
+    schema = arrow_schema("datasets")
+    assert schema.field("rows_per_split").type == pa.map_(pa.string(), pa.int64())
+    assert schema.field("frames_shape").type.value_type == pa.int32()
+    assert schema.field("created_at").type == pa.timestamp("us", tz="UTC")
+
+
+def test_merge_inserts_updates_and_a_rerun_adds_nothing(tmp_path: Path):
+    lake = str(tmp_path)
+    delta.create(lake, "rejects", arrow_schema("rejects"))
+    delta.create(lake, "rejects", arrow_schema("rejects"))  # a rerun leaves it as it is
+    assert delta.table_version(lake, "rejects") == 0
+    delta.merge(lake, "rejects", _rows("rejects", [_reject("/a"), _reject("/b")]), KEYS["rejects"])
+    again = delta.merge(lake, "rejects", _rows("rejects", [_reject("/a"), _reject("/b")]), KEYS["rejects"])
+    assert again["num_target_rows_inserted"] == 0
+    delta.merge(lake, "rejects", _rows("rejects", [_reject("/a", "too_short")]), KEYS["rejects"])
+    delta.merge(lake, "rejects", _rows("rejects", [_reject("/b", "too_short")]), KEYS["rejects"], update=False)
+    got = {r["uri"]: r["reason"] for r in delta.read_rows(lake, "rejects")}
+    assert got == {"/a": "too_short", "/b": "not_video"}
+
+
+def test_delete_matching_removes_only_rows_whose_keys_match(tmp_path: Path):
+    lake = str(tmp_path)
+    delta.create(lake, "rejects", arrow_schema("rejects"))
+    delta.merge(lake, "rejects", _rows("rejects", [_reject("/a"), _reject("/b")]), KEYS["rejects"])
+    delta.delete_matching(lake, "rejects", pa.table({"uri": ["/b", "/never"]}))
+    assert [r["uri"] for r in delta.read_rows(lake, "rejects")] == ["/a"]
+
+
+def test_rows_lacking_a_column_of_the_table_are_refused_not_padded_with_nulls(tmp_path: Path):
+    lake = str(tmp_path)
+    delta.create(lake, "rejects", arrow_schema("rejects"))
+    with pytest.raises(RuntimeError, match=r"lack columns \['rejected_at'\]"):
+        delta.merge(lake, "rejects", _rows("rejects", [_reject("/a")]).drop_columns(["rejected_at"]),
+                    KEYS["rejects"])
+
+
+def test_filtered_reads_give_plain_strings_and_maps_as_dicts(tmp_path: Path):
+    lake = str(tmp_path)
+    delta.create(lake, "datasets", arrow_schema("datasets"))
+    rows = [{"name": n, "version": v, "created_at": NOW, "rows_per_split": {"train": v}}
+            for n, v in (("a", 1), ("a", 2), ("b", 1))]
+    delta.merge(lake, "datasets", _rows("datasets", rows), KEYS["datasets"], update=False)
+    got = delta.read_rows(lake, "datasets", ["version", "rows_per_split"], where=pc.field("name") == "a")
+    assert sorted(got, key=lambda r: r["version"]) == [{"version": 1, "rows_per_split": {"train": 1}},
+                                                        {"version": 2, "rows_per_split": {"train": 2}}]
+    assert delta.read_table(lake, "datasets").schema.field("name").type == pa.string()
+    assert delta.columns(lake, "datasets") == arrow_schema("datasets").names
+
+
+def test_a_missing_table_reads_as_none_and_cannot_be_merged_into(tmp_path: Path):
+    assert delta.read_table(str(tmp_path), "videos") is None and delta.columns(str(tmp_path), "videos") is None
+    with pytest.raises(RuntimeError, match="before it was created"):
+        delta.merge(str(tmp_path), "videos", _rows("videos", []), KEYS["videos"])
