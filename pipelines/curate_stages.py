@@ -12,6 +12,7 @@ import logging
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
@@ -26,7 +27,7 @@ from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_corpus
 from pipelines.stage import Stage
 from pipelines.summary import CurateSummary
-from pipelines.tables import Staged, Tables, spark_uri
+from pipelines.tables import Staged, Tables
 from sora_model import config as config_lib
 from sora_model.dataset.build import DatasetPlan
 from sora_model.dataset.labels import class_index, read_labels_csv
@@ -36,7 +37,6 @@ from sora_model.lake import delta, storage
 from sora_model.lake.layout import LakeLayout
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
-from sora_model.video.quality import QUALITY_FIELDS
 from sora_model.video.signature import NearDupConfig, match_frac
 
 if TYPE_CHECKING:
@@ -48,10 +48,10 @@ logger = logging.getLogger(__name__)
 @dataclass
 class Cleaned:
     accepted: DataFrame
-    """Videos to decode: video_id, uri, probe fields, label, label_name."""
-    rejects: DataFrame
+    """Videos to decode: video_id, FILE_KEY, probe fields, signature, label, label_name."""
+    rejects: Staged
     """Probe, gate and duplicate rejects in the rejects table's shape (without run columns)."""
-    touched: DataFrame
+    touched: Staged
     """Files already in the dataset whose mtime changed: FILE_KEY + video_id."""
     classes: list[str]
 
@@ -81,7 +81,8 @@ class CurateState:
     done_videos: DataFrame | None = None
     probed: DataFrame | None = None
     cleaned: Cleaned | None = None
-    decoded: DataFrame | None = None
+    decoded: Staged | None = None
+    """The decode stage's records (``pipelines.rows.DECODED``)."""
     shards: list | None = None
     cached: list[DataFrame] = field(default_factory=list)
 
@@ -173,7 +174,7 @@ def _labels(cfg: CurateConfig) -> dict[str, str]:
 
 class Clean(_AfterIngest):
     name, about = "clean", "exact duplicates by sha256, labels"
-    reads = ("probed", "tables", "latest", "version")
+    reads = ("probed", "tables", "latest", "version", "staging")
     writes = ("cleaned", "done_videos")
 
     def run(self, state: CurateState) -> None:
@@ -190,26 +191,30 @@ class Clean(_AfterIngest):
         # Of identical files keep a labelled one if any, then the smallest URI: the same choice on every rerun.
         keep_order = Window.partitionBy("video_id").orderBy(F.col("label").isNull(), "uri")
         ok = ok.withColumn("kept_uri", F.first("uri").over(keep_order))
-        ok = ok.join(state.done_videos.select("video_id", F.col("uri").alias("lake_uri")), "video_id", "left")
+        ok = state.cache(ok.join(state.done_videos.select("video_id", F.col("uri").alias("lake_uri")), "video_id",
+                                 "left"))
         dup_of = F.coalesce(F.col("lake_uri"), F.col("kept_uri"))
         dups = ok.where(dup_of != F.col("uri")).select(
             *FILE_KEY, "video_id", F.lit("clean").alias("reject_stage"),
             F.lit(reasons.DUPLICATE_OF).alias("reject_reason"),
             F.concat(F.lit("same sha256 as "), dup_of).alias("reject_detail"))
         # Same content at the same uri, only touched: already in the dataset; refresh its row, decode nothing.
-        touched = state.cache(ok.where(F.col("lake_uri") == F.col("uri")).select(*FILE_KEY, "video_id"))
+        touched = ok.where(F.col("lake_uri") == F.col("uri")).select(*FILE_KEY, "video_id")
         unique = state.cache(ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))))
         near = unique.limit(0).select(*FILE_KEY, "video_id", *row_schemas.REJECT_COLUMNS)
         if state.cfg.near_dup.enabled:
             near = spark.createDataFrame(near_duplicates(unique, state.done_videos, state.cfg.near_dup),
                                          near.schema)
         accepted = unique.join(near.select("video_id"), "video_id", "left_anti").select(
-            "video_id", "uri", *PROBE_FIELDS, "signature", F.coalesce("label", F.lit(-1)).alias("label"),
+            "video_id", *FILE_KEY, *PROBE_FIELDS, "signature", F.coalesce("label", F.lit(-1)).alias("label"),
             F.coalesce("label_name", F.lit("")).alias("label_name"))
-        state.cleaned = Cleaned(accepted=state.cache(accepted),
-                                rejects=row_schemas.as_rejects(probed).unionByName(row_schemas.as_rejects(dups))
-                                .unionByName(row_schemas.as_rejects(near)),
-                                touched=touched, classes=classes)
+        # Rejects and touched files are staged here, where they are found: the tables stage then reads files.
+        rejects = row_schemas.as_rejects(probed).unionByName(row_schemas.as_rejects(dups)).unionByName(
+            row_schemas.as_rejects(near))
+        state.cleaned = Cleaned(
+            accepted=state.cache(accepted), classes=classes,
+            rejects=executors.stage_rows(rejects, storage.join(state.staging, "clean_rejects")),
+            touched=executors.stage_rows(touched, storage.join(state.staging, "touched")))
 
 
 def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) -> list[dict[str, Any]]:
@@ -272,87 +277,82 @@ class Decode(_AfterIngest):
         plan = DatasetPlan(name=cfg.dataset, version=state.version, out_uri=state.out_uri,
                            classes=tuple(cleaned.classes), clip=cfg.clip, decode=cfg.decode, augment=cfg.augment,
                            shard=cfg.shard, quality=cfg.quality)
+        uri = storage.join(state.staging, "decoded")
         n_accepted = cleaned.accepted.count()
         if not n_accepted:  # staged all the same (empty): the tables stage reads what decode staged
-            executors.stage_rows(state.spark.createDataFrame([], from_arrow_schema(row_schemas.DECODED)),
-                                 storage.join(state.staging, "decoded"))
-            state.decoded = state.spark.read.parquet(spark_uri(storage.join(state.staging, "decoded")))
+            state.decoded = executors.stage_rows(
+                state.spark.createDataFrame([], from_arrow_schema(row_schemas.DECODED)), uri)
             return
         parts = state.partitions(n_accepted)
         logger.info("decoding %d videos in %d tasks", n_accepted, parts)
         # Results only (no frames): clips, video statuses, shard files.
-        decoded, state.summary.decode_job_s = executors.run_to_staging(
-            cleaned.accepted, parts, executors.decode_partition(plan, cfg.split), row_schemas.DECODED,
-            storage.join(state.staging, "decoded"))
-        state.decoded = state.cache(decoded)
+        _, state.summary.decode_job_s = executors.run_to_staging(
+            cleaned.accepted, parts, executors.decode_partition(plan, cfg.split), row_schemas.DECODED, uri)
+        state.decoded = Staged.of(uri)
 
 
 class WriteTables(_AfterIngest):
     name, about = "tables", "MERGE rejects, videos and clips"
-    reads = ("probed", "cleaned", "decoded", "rejected_before")
+    reads = ("cleaned", "decoded", "rejected_before")
     writes = ("shards",)
 
     def run(self, state: CurateState) -> None:
-        tables, s, now, cleaned, decoded = state.tables, state.summary, F.current_timestamp(), state.cleaned, \
-            state.decoded
-        status = decoded.where(F.col("kind") == "video")
-        files_meta = state.probed.select(*FILE_KEY)
-        decode_rejects = row_schemas.as_rejects(
-            status.join(cleaned.accepted.select("video_id", "uri"), "video_id").join(files_meta, "uri"))
-        # Each of the three is computed once into staging: its joins read Delta tables and cached frames, and
-        # every action on it (counts, each MERGE pass) would redo them (measured: 9 Spark jobs per MERGE source).
-        rejects = executors.stage_rows(cleaned.rejects.unionByName(decode_rejects)
-                                       .withColumn("run_id", F.lit(state.run_id)).withColumn("rejected_at", now),
-                                       storage.join(state.staging, "rejects"))
-        videos = executors.stage_rows(status.where(F.col("reject_reason").isNull()).select(
-            "video_id", "split", "decoder", "decoded_frame_count", "clip_count", "clips_filtered", "clips_dropped",
-            "cuts",
-            "fallback_reason", "decode_error", "decode_s").join(cleaned.accepted, "video_id")
-            .join(files_meta, "uri").withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now),
-            storage.join(state.staging, "videos"))
-        clip_rows = executors.stage_rows(decoded.where(F.col("kind") == "clip").join(
-            cleaned.accepted.select("video_id", "label", "label_name"), "video_id").select(
-            F.lit(state.cfg.dataset).alias("dataset"), F.lit(state.version).alias("dataset_version"), "clip_id",
-            "video_id", "clip_index", "start_frame", "end_frame", "start_s", "end_s", "label", "label_name",
-            "split", "rows", "shard_uri", *QUALITY_FIELDS, "filter_reason", "filter_detail",
-            F.lit(state.run_id).alias("run_id")), storage.join(state.staging, "clips"))
-        # The counts are read from the staged files in this process: a Spark job per count costs ~0.1-0.3 s,
-        # whatever the rows.
-        state.shards = Staged.of(storage.join(state.staging, "decoded")).arrow(
-            ["shard_uri", "split", "shard_rows"], where=pc.field("kind") == "shard").to_pylist()
-        reject_counts = Counter(rejects.arrow(["reason"])["reason"].to_pylist())
+        tables, s, cleaned = state.tables, state.summary, state.cleaned
+        # Every row comes from files staged by the stages before (decode's records carry all the columns the
+        # tables need) and is shaped in Arrow: no join, no Spark job for a small increment.
+        decoded = state.decoded
+        run = {"run_id": state.run_id, "now": datetime.now(timezone.utc), "dataset": state.cfg.dataset,
+               "dataset_version": state.version}
+        facts = decoded.arrow(["kind", "uri", "split", "rows", "filter_reason", "decoder", "decoded_frame_count",
+                               "decode_s", "cuts", "reject_reason", "shard_uri", "shard_rows"])
+        kind = facts["kind"]
+        state.shards = facts.filter(pc.equal(kind, "shard")).select(["shard_uri", "split", "shard_rows"]).to_pylist()
+        videos = facts.filter(pc.equal(kind, "video"))
+        failed = videos.filter(pc.is_valid(videos["reject_reason"]))
+        videos = videos.filter(pc.is_null(videos["reject_reason"]))
+        reject_counts = Counter(cleaned.rejects.arrow(["reason"])["reason"].to_pylist()
+                                + failed["reject_reason"].to_pylist())
         s.rejects_by_reason, s.files_rejected = dict(reject_counts), sum(reject_counts.values())
-        n_touched = cleaned.touched.count()
-        s.files_already_in_lake += n_touched
-        stats = videos.arrow(["decoder", "decoded_frame_count", "decode_s", "cuts"])
-        s.videos_clipped = stats.num_rows
-        s.cuts_found = int(pc.sum(pc.list_value_length(stats["cuts"])).as_py() or 0)
-        s.pyav_fallbacks = int(pc.sum(pc.equal(stats["decoder"], "pyav")).as_py() or 0)
-        s.frames_decoded = int(pc.sum(stats["decoded_frame_count"]).as_py() or 0)
-        s.executor_decode_s = float(pc.sum(stats["decode_s"]).as_py() or 0.0)
+        s.files_already_in_lake += cleaned.touched.rows
+        s.videos_clipped = videos.num_rows
+        s.cuts_found = int(pc.sum(pc.list_value_length(videos["cuts"])).as_py() or 0)
+        s.pyav_fallbacks = int(pc.sum(pc.equal(videos["decoder"], "pyav")).as_py() or 0)
+        s.frames_decoded = int(pc.sum(videos["decoded_frame_count"]).as_py() or 0)
+        s.executor_decode_s = float(pc.sum(videos["decode_s"]).as_py() or 0.0)
         by_filter: dict[str | None, int] = {}
         s.rows_new_per_split = {}
-        for r in clip_rows.arrow(["split", "filter_reason", "rows"]).to_pylist():
+        for r in facts.filter(pc.equal(kind, "clip")).select(["split", "filter_reason", "rows"]).to_pylist():
             by_filter[r["filter_reason"]] = by_filter.get(r["filter_reason"], 0) + 1
             s.rows_new_per_split[r["split"]] = s.rows_new_per_split.get(r["split"], 0) + int(r["rows"] or 0)
         s.clips_new = by_filter.pop(None, 0)
         s.clips_filtered_by_reason = by_filter
 
-        if s.files_rejected:
-            tables.merge_staged("rejects", rejects)
+        if cleaned.rejects.rows:
+            tables.merge_staged("rejects", cleaned.rejects, shape=partial(row_schemas.with_run_columns,
+                                                                          table="rejects", run=run))
+        if failed.num_rows:
+            tables.merge_staged("rejects", decoded, shape=partial(row_schemas.table_rows, table="rejects", run=run))
         if s.videos_clipped:
             if state.rejected_before:
                 # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
-                uris = sorted(set(videos.arrow(["uri"])["uri"].to_pylist()) & state.rejected_before)
+                uris = sorted(set(videos["uri"].to_pylist()) & state.rejected_before)
                 tables.remove("rejects", pa.table({"uri": pa.array(uris, pa.string())}))
-            tables.merge_staged("videos", videos)
-        if n_touched:
-            refreshed = tables.read("videos").drop(*FILE_KEY).join(cleaned.touched, "video_id")
-            tables.merge_staged("videos", executors.stage_rows(
-                refreshed.withColumn("run_id", F.lit(state.run_id)).withColumn("updated_at", now),
-                storage.join(state.staging, "touched")))
+            tables.merge_staged("videos", decoded, shape=partial(row_schemas.table_rows, table="videos", run=run))
+        if cleaned.touched.rows:
+            _refresh_touched(state, cleaned.touched.arrow(), run)
         if s.clips_new or by_filter:
-            tables.merge_staged("clips", clip_rows)
+            tables.merge_staged("clips", decoded, shape=partial(row_schemas.table_rows, table="clips", run=run))
+
+
+def _refresh_touched(state: CurateState, touched: Any, run: dict[str, Any]) -> None:  # noqa: ANN401 - pa.Table
+    """Files already in the dataset whose modification time changed: their videos rows get the new file key
+    and this run's run_id and time; nothing is decoded again."""
+    videos = delta.read_table(state.layout.root, "videos", where=pc.field("video_id").isin(
+        touched["video_id"].to_pylist()))
+    at = pc.index_in(videos["video_id"], value_set=touched["video_id"])  # (pyarrow joins skip list columns)
+    for name in FILE_KEY:
+        videos = videos.set_column(videos.column_names.index(name), name, touched[name].take(at))
+    state.tables.merge_arrow("videos", row_schemas.with_run_columns(videos, "videos", run))
 
 
 class Register(_AfterIngest):

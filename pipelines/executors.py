@@ -76,8 +76,9 @@ def decode_partition(plan: DatasetPlan, split_cfg: SplitConfig) -> PartitionFn:
             for video in batch.to_pylist():
                 video["split"] = assign_split(video["video_id"], split_cfg)
                 clips, status = processor.process(video)
-                out = [{"kind": "clip", "split": video["split"], **c} for c in clips]
-                out.append({"kind": "video", "split": video["split"], **status})
+                of_video = {"split": video["split"], "label": video["label"], "label_name": video["label_name"]}
+                out = [{"kind": "clip", **of_video, **c} for c in clips]
+                out.append({"kind": "video", **video, **status})
                 yield pa.RecordBatch.from_pylist(out, schema=row_schemas.DECODED)
         shards = [{"kind": "shard", "shard_uri": s.uri, "split": s.split, "shard_rows": s.rows,
                    "shard_size_bytes": s.size_bytes} for s in processor.close()]

@@ -7,10 +7,12 @@ Every write is a MERGE on content-derived keys, so a rerun or a retried stage ad
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
 from sora_model.lake import delta, storage
@@ -113,6 +115,8 @@ class Tables:
         return delta.table_version(self.layout.root, name)
 
     def _ensure(self, name: str) -> None:
+        if name in self._current:  # created or checked by this object already
+            return
         if not self.exists(name):
             delta.create(self.layout.root, name, arrow_schema(name))
         self._add_new_columns(name)
@@ -142,13 +146,25 @@ class Tables:
 
         self.merge_arrow(name, pa.Table.from_pylist(rows, schema=arrow_schema(name)), update)
 
-    def merge_staged(self, name: str, staged: Staged, update: bool = True) -> None:
-        """``merge`` of staged rows: in this process when there are at most ``driver_merge_max_rows``, else
-        through Spark."""
+    def merge_staged(self, name: str, staged: Staged, update: bool = True,
+                     shape: Callable[[Any], Any] | None = None) -> None:
+        """``merge`` of staged rows, each Arrow table of them passed through ``shape`` first when given (it
+        makes them ``name``'s rows: ``pipelines.rows.table_rows``): in this process when there are at most
+        ``driver_merge_max_rows``, else through Spark, the shaping then done by the executors."""
         if staged.rows <= self.driver_merge_max_rows:
-            self.merge_arrow(name, staged.arrow(), update)
-        else:
-            self.merge(name, staged.frame(self.spark), update)
+            rows = staged.arrow()
+            self.merge_arrow(name, shape(rows) if shape else rows, update)
+            return
+        frame = staged.frame(self.spark)
+        if shape is not None:
+            def run(batches: Iterator[Any]) -> Iterator[Any]:
+                import pyarrow as pa
+
+                for batch in batches:
+                    yield from shape(pa.Table.from_batches([batch])).to_batches()
+
+            frame = frame.mapInArrow(run, from_arrow_schema(arrow_schema(name)))
+        self.merge(name, frame, update)
 
     def remove(self, name: str, keys: Any) -> None:  # noqa: ANN401 - a pyarrow Table
         """Delete the rows of table ``name`` whose key columns (``keys``'s columns) match a row of ``keys``."""
