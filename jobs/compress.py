@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from jobs.cli import expand_shorthands, parse, parser_for, spark_session
+from jobs.cli import expand_shorthands, parse, parser_for
 from sora_model import config as config_lib
 from sora_model.lake.layout import LakeLayout
 
@@ -23,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = parser_for(CompressConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/compress.py")
     parser.add_argument("--no-register", action="store_true",
-                        help="do not write the models Delta table (registration needs Java/Spark)")
+                        help="do not write the models Delta table")
     parser.add_argument("--run-id", help="same as run_id=...: the training run to compress")
     parser.add_argument("--epoch", help="same as epoch=...: the checkpoint epoch (default: best validation)")
     argv = expand_shorthands(list(sys.argv[1:] if argv is None else argv), {"--run-id": "run_id", "--epoch": "epoch"})
@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_register:
         from pipelines.models import register_variants
 
-        spark = spark_session("sora_model-compress")
-        n = register_variants(spark, cfg.lake_uri, run.card, rows, config_lib.to_yaml(cfg))
+        n = register_variants(None, cfg.lake_uri, run.card, rows, config_lib.to_yaml(cfg))  # delta-rs: no JVM
         print(f"registered {n} variants of {run.card.run_id} epoch {run.card.epoch} in "
               f"{LakeLayout.of(cfg.lake_uri).table('models')}")
     return 0

@@ -107,8 +107,7 @@ def report(result: dict) -> None:
 def register(cfg, run_id: str, spark=None) -> None:  # noqa: ANN001
     from pipelines.models import register_checkpoints
 
-    spark = spark or spark_session("sora_model-register")
-    n = register_checkpoints(spark, cfg.lake_uri, run_id, config_lib.to_yaml(cfg))
+    n = register_checkpoints(spark, cfg.lake_uri, run_id, config_lib.to_yaml(cfg))  # delta-rs: no JVM needed
     print(f"registered {n} checkpoints of run {run_id} in {LakeLayout.of(cfg.lake_uri).table('models')}")
 
 
@@ -117,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
 
     parser = parser_for(TrainConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/train.py")
     parser.add_argument("--no-register", action="store_true",
-                        help="do not write the models Delta table (needs Java/Spark on rank 0's machine)")
+                        help="do not write the models Delta table")
     parser.add_argument("--launcher", choices=("torchrun", "spark"), default="torchrun",
                         help="torchrun: this process is one rank, started by torchrun (default). spark: start "
                              "--num-processes ranks with pyspark's TorchDistributor, on the driver for a local "

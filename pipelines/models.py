@@ -36,8 +36,9 @@ def models_row(card: ModelCard, uri: str, metrics: dict[str, Any], config_yaml: 
     }
 
 
-def register_checkpoints(spark: SparkSession, lake_uri: str, run_id: str, config_yaml: str) -> int:
-    """MERGE one row per complete checkpoint of ``run_id`` found in the lake; returns how many the run has."""
+def register_checkpoints(spark: SparkSession | None, lake_uri: str, run_id: str, config_yaml: str) -> int:
+    """MERGE one row per complete checkpoint of ``run_id`` found in the lake; returns how many the run has.
+    The rows are written with delta-rs: ``spark`` may be None (torchrun, python: no JVM to start)."""
     rows = []
     for ckpt in LakeLayout.of(lake_uri).checkpoints(run_id):
         card = read_card(ckpt)
@@ -48,7 +49,7 @@ def register_checkpoints(spark: SparkSession, lake_uri: str, run_id: str, config
     return len(rows)
 
 
-def register_variants(spark: SparkSession, lake_uri: str, checkpoint: ModelCard, rows: list[dict[str, Any]],
+def register_variants(spark: SparkSession | None, lake_uri: str, checkpoint: ModelCard, rows: list[dict[str, Any]],
                       config_yaml: str) -> int:
     """MERGE one row per compressed variant of ``checkpoint`` (evaluation rows of ``deploy.build``), each naming
     its parent checkpoint; the checkpoint's own row (registered by training) is left as it is."""

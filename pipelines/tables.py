@@ -73,11 +73,12 @@ class Tables:
     A MERGE of an increment of up to ``driver_merge_max_rows`` rows runs in this process with delta-rs (about
     0.05 s); a larger one runs as Spark's MERGE on the executors (about 15 Spark jobs whatever its size, 3 s on
     a laptop). Both merge on the same keys with the same semantics, and the lake lock makes either the lake's
-    only writer.
+    only writer. Made without a Spark session (``spark=None``) it writes rows with delta-rs only: registering a
+    checkpoint from torchrun or python starts no JVM.
     """
 
-    def __init__(self, spark: SparkSession, lake_uri: str, driver_merge_max_rows: int = DRIVER_MERGE_MAX_ROWS
-                 ) -> None:
+    def __init__(self, spark: SparkSession | None, lake_uri: str,
+                 driver_merge_max_rows: int = DRIVER_MERGE_MAX_ROWS) -> None:
         if driver_merge_max_rows < 0:
             raise ValueError(f"driver_merge_max_rows must be >= 0, got {driver_merge_max_rows}")
         self.spark = spark
@@ -91,23 +92,25 @@ class Tables:
     def exists(self, name: str) -> bool:
         return delta.columns(self.layout.root, name) is not None
 
+    def _session(self, what: str) -> SparkSession:
+        if self.spark is None:
+            raise RuntimeError(f"bug: {what} needs Spark, and these Tables were made without a session")
+        return self.spark
+
     def read(self, name: str) -> DataFrame:
+        spark = self._session(f"reading table {name!r}")
         if not self.exists(name):
-            return self.spark.createDataFrame([], table_schema(name))
+            return spark.createDataFrame([], table_schema(name))
         self._add_new_columns(name)
-        return self.spark.read.format("delta").load(self.table_uri(name))
+        return spark.read.format("delta").load(self.table_uri(name))
 
     def _add_new_columns(self, name: str) -> None:
         """A lake written by an earlier release lacks the columns added since: add them (old rows read null)."""
         if name in self._current:
             return
-        have = set(delta.columns(self.layout.root, name) or ())
-        missing = [f for f in table_schema(name) if f.name not in have]
-        if missing:
-            logger.warning("table %s: adding columns %s (rows written before read null)", name,
-                           ", ".join(f.name for f in missing))
-            columns = ", ".join(f"{f.name} {f.dataType.simpleString()}" for f in missing)
-            self.spark.sql(f"ALTER TABLE delta.`{self.table_uri(name)}` ADD COLUMNS ({columns})")
+        added = delta.add_missing_columns(self.layout.root, name, arrow_schema(name))
+        if added:
+            logger.warning("table %s: added columns %s (rows written before read null)", name, ", ".join(added))
         self._current.add(name)
 
     def version(self, name: str) -> int | None:
@@ -129,7 +132,8 @@ class Tables:
         self._ensure(name)
         source = df.select(*[c.name for c in table_schema(name)])
         condition = " AND ".join(f"t.{k} = s.{k}" for k in KEYS[name])
-        merge = DeltaTable.forPath(self.spark, self.table_uri(name)).alias("t").merge(source.alias("s"), condition)
+        merge = DeltaTable.forPath(self._session(f"a Spark MERGE into {name!r}"), self.table_uri(name)).alias("t") \
+            .merge(source.alias("s"), condition)
         if update:
             merge = merge.whenMatchedUpdateAll()
         merge.whenNotMatchedInsertAll().execute()
@@ -155,7 +159,7 @@ class Tables:
             rows = staged.arrow()
             self.merge_arrow(name, shape(rows) if shape else rows, update)
             return
-        frame = staged.frame(self.spark)
+        frame = staged.frame(self._session(f"a Spark MERGE into {name!r}"))
         if shape is not None:
             def run(batches: Iterator[Any]) -> Iterator[Any]:
                 import pyarrow as pa

@@ -137,3 +137,18 @@ def arrow_schema(table: Any) -> Any:  # noqa: ANN401 - deltalake DeltaTable -> p
         return t
 
     return pa.schema([f.with_type(plain(f.type)) for f in pa.schema(table.schema().to_arrow())])
+
+
+def add_missing_columns(lake_uri: str, name: str, schema: Any) -> list[str]:  # noqa: ANN401 - a pyarrow Schema
+    """Add the columns of ``schema`` that table ``name`` lacks (a lake written by an earlier release; rows written
+    before read null). Returns their names."""
+    from deltalake import Field
+
+    table = _open(lake_uri, name)
+    if table is None:
+        return []
+    have = {f.name for f in table.schema().fields}
+    missing = [f for f in schema if f.name not in have]
+    if missing:
+        table.alter.add_columns([Field.from_arrow(f) for f in missing])
+    return [f.name for f in missing]

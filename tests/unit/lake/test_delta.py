@@ -86,3 +86,13 @@ def test_a_missing_table_reads_as_none_and_cannot_be_merged_into(tmp_path: Path)
     assert delta.read_table(str(tmp_path), "videos") is None and delta.columns(str(tmp_path), "videos") is None
     with pytest.raises(RuntimeError, match="before it was created"):
         delta.merge(str(tmp_path), "videos", _rows("videos", []), KEYS["videos"])
+
+
+def test_a_table_from_an_earlier_release_gains_the_missing_columns_and_keeps_its_rows(tmp_path: Path):
+    lake, schema = str(tmp_path), arrow_schema("rejects")
+    old = pa.schema([f for f in schema if f.name != "detail"])
+    delta.create(lake, "rejects", old)
+    delta.merge(lake, "rejects", pa.Table.from_pylist([_reject("/a")], schema=old), KEYS["rejects"])
+    assert delta.add_missing_columns(lake, "rejects", schema) == ["detail"]
+    assert delta.add_missing_columns(lake, "rejects", schema) == []
+    assert delta.read_rows(lake, "rejects", ["uri", "detail"]) == [{"uri": "/a", "detail": None}]
