@@ -38,6 +38,7 @@ test: $(STAMP)
 
 # Every benchmark, then one table of their ratios (figure, baseline, ratio, goal), saved as bench/results/<time>.json.
 bench: $(STAMP)
+	$(BIN)/python -m pip install -q -r requirements-bench.txt
 	$(BIN)/python bench/run.py
 
 # A zip of the importable packages for clusters: spark-submit --py-files dist/sora_model.zip ...

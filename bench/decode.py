@@ -50,6 +50,31 @@ def bare_decord(paths: list[str]) -> tuple[int, float]:
     return frames, time.perf_counter() - start
 
 
+def bare_torchcodec(paths: list[str], batch: int = 32) -> tuple[int, float]:
+    """The same loop with torchcodec (PyTorch's decoder on FFmpeg's shared libraries): every frame, in order,
+    one FFmpeg thread, native resolution, handed back as numpy like decord's ``asnumpy()``."""
+    from torchcodec.decoders import VideoDecoder
+
+    frames, start = 0, time.perf_counter()
+    for path in paths:
+        decoder = VideoDecoder(path, num_ffmpeg_threads=1, dimension_order="NHWC", seek_mode="approximate")
+        n = decoder.metadata.num_frames
+        for i in range(0, n, batch):
+            decoder.get_frames_in_range(i, min(i + batch, n)).data.numpy()
+        frames += n
+    return frames, time.perf_counter() - start
+
+
+def torchcodec_missing() -> str | None:
+    """Why torchcodec cannot run here (not installed: requirements-bench.txt; or no FFmpeg shared libraries), or
+    None."""
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+    except (ImportError, RuntimeError, OSError) as e:
+        return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+    return None
+
+
 def bare_decord_parallel(paths: list[str], procs: int) -> tuple[int, float]:
     """The baseline with ``procs`` cores busy at once, as Spark keeps them: per-core rate under the same load."""
     from concurrent.futures import ProcessPoolExecutor
@@ -126,6 +151,17 @@ def main() -> int:
         print(f"corpus: {len(paths)} videos, {base_frames} frames, mode={args.mode}, "
               f"{decode.frames_per_clip}x{decode.height_px}x{decode.width_px}, augment copies={copies}")
         print(f"bare decord sequential loop (1 core):      {base_fps:8.0f} frames/s")
+        why_not = torchcodec_missing()
+        if why_not is None:
+            bare_torchcodec(paths[:4])
+            tc_frames, tc_s = bare_torchcodec(paths)
+            print(f"bare torchcodec sequential loop (1 core):  {tc_frames / tc_s:8.0f} frames/s   "
+                  f"ratio {tc_frames / tc_s / base_fps:.2f} (frames counted: {tc_frames} vs {base_frames})")
+            record(Ratio("decode", "bare torchcodec / bare decord loop (1 core, same files)", tc_frames / tc_s,
+                         base_fps, "frames/s"))
+        else:
+            print(f"torchcodec not measured: {why_not} (pip install -r requirements-bench.txt; it needs FFmpeg's "
+                  f"shared libraries, e.g. apt-get install libavcodec59 libavformat59 libswscale6)")
         frames, secs = stage_in_process(paths, cfg, os.path.join(tmp, "shards"))
         proc_fps = frames / secs
         print(f"curate decode stage, in process (1 core):  {proc_fps:8.0f} frames/s   "

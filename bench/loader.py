@@ -7,7 +7,8 @@ Writes synthetic shards (random uint8 clips, the real shard format), then times,
 the same DataLoader settings (batch_size=None, N worker processes):
 - baseline: the same batches served from RAM (each batch copied once into a fresh tensor, as the reader does);
 - the reader (Parquet row groups -> batch), shuffle on.
-for N = 1 and 2 workers. Then DDP training (gloo on CPU, nccl on GPUs; the demo's model and 8x32x32 clips read
+for N = 1 and 2 workers, and from that the bandwidth a 16-core GPU host would get with 15 workers if they scale
+as 1 -> 2 did here. Then shards of demo-like pictures written uncompressed and with zstd: size and reader clips/s. Then DDP training (gloo on CPU, nccl on GPUs; the demo's model and 8x32x32 clips read
 from shards by the reader, AdamW, one reader worker per process) with 1 process using every core and with 2
 processes sharing them. Prints clips/s and GB/s, samples/s, and last the ratios: reader / baseline, and 2-process
 / 1-process training throughput (the DDP scaling on this machine).
@@ -51,11 +52,12 @@ def demo_clips(count: int, shape: list[int]) -> list[tuple[np.ndarray, int]]:
 
 
 def write_shards(out: str, rows: int, shape: list[int], row_group_size_mb: float = 32,
-                 clips: list[tuple[np.ndarray, int]] | None = None) -> list[str]:
+                 clips: list[tuple[np.ndarray, int]] | None = None, compression: str = "none") -> list[str]:
     """Shards of ``rows`` clips: random bytes (what the reader moves does not matter to it) or ``clips`` cycled."""
     rng = np.random.default_rng(0)
     writer = ShardWriter(out, "bench", schema_with_metadata(describe(shape, ["a", "b"], "bench", 1)),
-                         ShardConfig(shard_size_mb=256, row_group_size_mb=row_group_size_mb))
+                         ShardConfig(shard_size_mb=256, row_group_size_mb=row_group_size_mb,
+                                     compression=compression))
     noise = rng.integers(0, 256, size=shape, dtype=np.uint8)
     for i in range(rows):
         if clips:
@@ -182,6 +184,29 @@ def main() -> int:
               f"torch {torch.__version__}")
         for name, rate in results.items():
             print(f"{name:<30} {rate:9.0f} clips/s  {rate * clip_bytes / 1e9:6.2f} GB/s")
+        # A GPU host's share: one reader worker per core; per-worker rate from here, scaled as 1 -> 2 workers did.
+        one, two = results["reader, 1 worker"], results["reader, 2 workers"]
+        per_worker = two / 2
+        print(f"a 16-core GPU host, 15 reader workers (one core left to the trainer): about "
+              f"{15 * per_worker * clip_bytes / 1e9:.1f} GB/s if workers scale as here (1 -> 2 workers: "
+              f"{two / one:.2f}x)")
+        # Compressed shards: pictures like the demo's (not noise), distinct clips, the same reader.
+        rendered = demo_clips(128, shape)
+        sized = {}
+        for codec in ("none", "zstd"):
+            codec_uris = write_shards(str(Path(tmp) / codec), 512, shape, clips=rendered, compression=codec)
+            size = sum(Path(u).stat().st_size for u in codec_uris)
+            loader = DataLoader(ShardDataset(codec_uris, cfg), batch_size=None, num_workers=2,
+                                persistent_workers=True, prefetch_factor=4)
+            time_loader(loader, epochs=1)  # page cache
+            n, secs = time_loader(loader)
+            sized[codec] = (size, n / secs)
+            print(f"shards compression={codec:<5} {size / 2**20:8.1f} MiB for 512 clips, reader (2 workers) "
+                  f"{n / secs:7.0f} clips/s")
+        record(Ratio("loader", "zstd shards / uncompressed, size (demo-like pictures)", sized["zstd"][0],
+                     sized["none"][0], "bytes"))
+        record(Ratio("loader", "zstd shards / uncompressed, reader clips/s (2 workers)", sized["zstd"][1],
+                     sized["none"][1], "clips/s"))
         # The demo's clips and row groups (conf/local.yaml: 8x32x32, 2 MB).
         demo_shape = [8, 32, 32, 3]
         train_uris = write_shards(str(Path(tmp) / "train"), 1024, demo_shape, row_group_size_mb=2,
