@@ -10,8 +10,9 @@ the same DataLoader settings (batch_size=None, N worker processes):
 for N = 1 and 2 workers, and from that the bandwidth a 16-core GPU host would get with 15 workers if they scale
 as 1 -> 2 did here. Then shards of demo-like pictures written uncompressed and with zstd: size and reader
 clips/s. Then DDP training (gloo on CPU, nccl on GPUs; the demo's model and 8x32x32 clips read from shards by the
-reader, AdamW, one reader worker per process) with 1 process using every core and with 2 processes sharing them. Prints clips/s and GB/s, samples/s, and last the ratios: reader / baseline, and 2-process
-/ 1-process training throughput (the DDP scaling on this machine).
+reader, AdamW, one reader worker per process) with 1 process using every core and with 2 processes sharing them.
+Prints clips/s and GB/s, samples/s, and last the ratios: reader / baseline, and 2-process / 1-process training
+throughput (the DDP scaling on this machine).
 """
 
 from __future__ import annotations
