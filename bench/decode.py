@@ -50,18 +50,19 @@ def bare_decord(paths: list[str]) -> tuple[int, float]:
     return frames, time.perf_counter() - start
 
 
-def bare_torchcodec(paths: list[str], batch: int = 32) -> tuple[int, float]:
+def bare_torchcodec(paths: list[str]) -> tuple[int, float]:
     """The same loop with torchcodec (PyTorch's decoder on FFmpeg's shared libraries): every frame, in order,
-    one FFmpeg thread, native resolution, handed back as numpy like decord's ``asnumpy()``."""
+    one FFmpeg thread, native resolution, each handed back as a contiguous HWC numpy array like decord's
+    ``asnumpy()`` (its frames are pixel-identical to decord's on these files). Iterating the decoder is its
+    fastest sequential path here: ``get_frames_in_range`` batches of 32 ran at 0.4-0.6x of it."""
+    import numpy as np
     from torchcodec.decoders import VideoDecoder
 
     frames, start = 0, time.perf_counter()
     for path in paths:
-        decoder = VideoDecoder(path, num_ffmpeg_threads=1, dimension_order="NHWC", seek_mode="approximate")
-        n = decoder.metadata.num_frames
-        for i in range(0, n, batch):
-            decoder.get_frames_in_range(i, min(i + batch, n)).data.numpy()
-        frames += n
+        for frame in VideoDecoder(path, num_ffmpeg_threads=1, dimension_order="NHWC", seek_mode="approximate"):
+            np.ascontiguousarray(frame.numpy())
+            frames += 1
     return frames, time.perf_counter() - start
 
 
