@@ -96,8 +96,6 @@ class CurateState:
 
 def latest_dataset(tables: Tables, name: str) -> dict[str, Any] | None:
     """The datasets row of ``name``'s newest version (read by delta-rs: no Spark job), None before the first."""
-    import pyarrow.compute as pc
-
     rows = delta.read_rows(tables.layout.root, "datasets", where=pc.field("name") == name)
     return max(rows, key=lambda r: r["version"]) if rows else None
 
@@ -125,11 +123,11 @@ class Ingest(Stage):
         done_ids = done_video_ids(root, cfg.dataset, state.version)
         videos = delta.read_table(root, "videos", ["video_id", *FILE_KEY])
         rejects = delta.read_table(root, "rejects", FILE_KEY)
-        done = [t.select(FILE_KEY) for t in (rejects, videos) if t is not None]
+        done = [] if rejects is None else [rejects]
         if videos is not None:
-            done[-1] = videos.filter(pc.is_in(videos["video_id"], value_set=done_ids)).select(FILE_KEY)
-        files = pa.Table.from_pylist([dict(zip(FILE_KEY, f)) for f in listed], schema=pa.schema(
-            [("uri", pa.string()), ("size_bytes", pa.int64()), ("modified_ms", pa.int64())]))
+            done.append(videos.filter(pc.is_in(videos["video_id"], value_set=done_ids)).select(FILE_KEY))
+        files = pa.Table.from_pylist([dict(zip(FILE_KEY, f)) for f in listed],
+                                     schema=pa.schema([row_schemas.PROBED.field(c) for c in FILE_KEY]))
         new = files.join(pa.concat_tables(done), FILE_KEY, join_type="left anti") if done else files
         new_keys = set(zip(*(new[c].to_pylist() for c in FILE_KEY)))
         state.new_files = [f for f in listed if tuple(f) in new_keys]  # in listing order
