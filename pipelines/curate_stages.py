@@ -30,6 +30,7 @@ from pipelines.summary import CurateSummary
 from pipelines.tables import Staged, Tables
 from sora_model import config as config_lib
 from sora_model.dataset.build import DatasetPlan
+from sora_model.dataset.catalog import latest_row
 from sora_model.dataset.labels import class_index, read_labels_csv
 from sora_model.dataset.schema import describe
 from sora_model.dataset.split import SPLITS
@@ -96,8 +97,7 @@ class CurateState:
 
 def latest_dataset(tables: Tables, name: str) -> dict[str, Any] | None:
     """The datasets row of ``name``'s newest version (read by delta-rs: no Spark job), None before the first."""
-    rows = delta.read_rows(tables.layout.root, "datasets", where=pc.field("name") == name)
-    return max(rows, key=lambda r: r["version"]) if rows else None
+    return latest_row(tables.layout.root, name)
 
 
 class _AfterIngest(Stage):

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 from pyspark.sql import DataFrame, SparkSession
@@ -17,7 +18,7 @@ from pyspark.sql.types import StructType
 
 from sora_model.lake import delta, storage
 from sora_model.lake.layout import LakeLayout
-from sora_model.lake.tables import KEYS, TABLES, arrow_schema
+from sora_model.lake.tables import KEYS, TABLES, arrow_schema, key_condition
 
 __all__ = ["DRIVER_MERGE_MAX_ROWS", "KEYS", "TABLES", "Staged", "Tables", "spark_uri", "table_schema"]
 
@@ -58,6 +59,11 @@ class Staged:
 
         fs, path = storage.filesystem(self.uri)
         return ds.dataset(path, format="parquet", filesystem=fs).to_table(columns=columns, filter=where)
+
+    @cached_property
+    def table(self) -> Any:  # noqa: ANN401 - a pyarrow Table
+        """Every row and column, read once: the tables stage shapes three tables from the same decode records."""
+        return self.arrow()
 
     def frame(self, spark: SparkSession) -> DataFrame:
         return spark.read.parquet(spark_uri(self.uri))
@@ -131,7 +137,7 @@ class Tables:
 
         self._ensure(name)
         source = df.select(*[c.name for c in table_schema(name)])
-        condition = " AND ".join(f"t.{k} = s.{k}" for k in KEYS[name])
+        condition = key_condition(KEYS[name])
         merge = DeltaTable.forPath(self._session(f"a Spark MERGE into {name!r}"), self.table_uri(name)).alias("t") \
             .merge(source.alias("s"), condition)
         if update:
@@ -156,7 +162,7 @@ class Tables:
         makes them ``name``'s rows: ``pipelines.rows.table_rows``): in this process when there are at most
         ``driver_merge_max_rows``, else through Spark, the shaping then done by the executors."""
         if staged.rows <= self.driver_merge_max_rows:
-            rows = staged.arrow()
+            rows = staged.table
             self.merge_arrow(name, shape(rows) if shape else rows, update)
             return
         frame = staged.frame(self._session(f"a Spark MERGE into {name!r}"))

@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sora_model.lake.delta import read_table
+from sora_model.lake.delta import read_rows, table_version
 from sora_model.lake.layout import LakeLayout
 
 
@@ -22,13 +22,25 @@ class DatasetVersion:
     schema: dict[str, Any]
 
 
+def dataset_rows(lake_uri: str, name: str) -> list[dict[str, Any]]:
+    """The datasets-table rows of dataset ``name``, one per version (maps as dicts); [] when there are none."""
+    import pyarrow.compute as pc
+
+    return read_rows(lake_uri, "datasets", where=pc.field("name") == name)
+
+
+def latest_row(lake_uri: str, name: str) -> dict[str, Any] | None:
+    """The datasets-table row of ``name``'s newest version, None before its first."""
+    rows = dataset_rows(lake_uri, name)
+    return max(rows, key=lambda r: r["version"]) if rows else None
+
+
 def load_dataset(lake_uri: str, name: str, version: int | None = None) -> DatasetVersion:
     """The given (default: newest) version of dataset ``name``; ValueError naming what is missing."""
     uri = LakeLayout.of(lake_uri).table("datasets")
-    table = read_table(lake_uri, "datasets")
-    if table is None:
+    if table_version(lake_uri, "datasets") is None:
         raise ValueError(f"no datasets table at {uri}: run the curate job first")
-    rows = [r for r in table.to_pylist() if r["name"] == name]
+    rows = dataset_rows(lake_uri, name)
     if not rows:
         raise ValueError(f"dataset {name!r} is not registered in {uri}")
     if version is None:
@@ -42,8 +54,6 @@ def load_dataset(lake_uri: str, name: str, version: int | None = None) -> Datase
     shards: dict[str, list[str]] = {}
     for shard, split in zip(row["shard_uris"], row["shard_splits"]):
         shards.setdefault(split, []).append(shard)
-    rows_per_split = dict(row["rows_per_split"]) if isinstance(row["rows_per_split"], dict) \
-        else {k: v for k, v in row["rows_per_split"]}
-    return DatasetVersion(name=name, version=int(row["version"]), shards=shards, rows_per_split=rows_per_split,
-                          frames_shape=list(row["frames_shape"]), classes=list(row["classes"]),
-                          schema=json.loads(row["schema_json"]))
+    return DatasetVersion(name=name, version=int(row["version"]), shards=shards,
+                          rows_per_split=dict(row["rows_per_split"]), frames_shape=list(row["frames_shape"]),
+                          classes=list(row["classes"]), schema=json.loads(row["schema_json"]))

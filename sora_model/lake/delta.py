@@ -8,6 +8,7 @@ from typing import Any
 
 from sora_model.lake import object_store, storage
 from sora_model.lake.layout import LakeLayout
+from sora_model.lake.tables import key_condition
 
 
 def read_table(lake_uri: str, name: str, columns: list[str] | None = None,
@@ -91,7 +92,7 @@ def merge(lake_uri: str, name: str, source: Any, keys: tuple[str, ...],  # noqa:
     if table is None:
         raise RuntimeError(f"bug: merge into table {name!r} of {lake_uri} before it was created")
     source = conform(source, table)
-    condition = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+    condition = key_condition(keys)
     merger = table.merge(source, condition, source_alias="s", target_alias="t")
     if update:
         merger = merger.when_matched_update_all()
@@ -103,7 +104,7 @@ def delete_matching(lake_uri: str, name: str, keys: Any) -> dict[str, Any] | Non
     table = _open(lake_uri, name)
     if table is None or keys.num_rows == 0:
         return None
-    condition = " AND ".join(f"t.{k} = s.{k}" for k in keys.column_names)
+    condition = key_condition(keys.column_names)
     return table.merge(keys, condition, source_alias="s", target_alias="t").when_matched_delete().execute()
 
 

@@ -95,6 +95,11 @@ def _columns(ddl: str) -> list[tuple[str, str]]:
     return out
 
 
+def key_condition(keys: tuple[str, ...] | list[str]) -> str:
+    """The MERGE condition matching target ``t`` and source ``s`` on ``keys`` (Spark's and delta-rs's syntax)."""
+    return " AND ".join(f"t.{k} = s.{k}" for k in keys)
+
+
 @cache
 def arrow_schema(name: str) -> Any:  # noqa: ANN401 - a pyarrow Schema
     """Table ``name``'s schema in Arrow (timestamps in microseconds, UTC: what Spark writes to Delta)."""
