@@ -16,11 +16,13 @@ export PYTHONUNBUFFERED := 1
 
 setup: $(STAMP)
 
-$(STAMP): requirements.txt requirements-detectors.txt requirements-tracking.txt pyproject.toml
+$(STAMP): requirements.txt requirements-detectors.txt requirements-tracking.txt requirements-torchcodec.txt \
+		pyproject.toml
 	@command -v java >/dev/null || { echo "Java 17+ is required for Spark (apt-get install openjdk-17-jre-headless)"; exit 1; }
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-detectors.txt -r requirements-tracking.txt
+	$(BIN)/python -m pip install -q -r requirements.txt -r requirements-detectors.txt -r requirements-tracking.txt \
+		-r requirements-torchcodec.txt
 	$(BIN)/python -m pip install -q --no-deps -e .
 	$(BIN)/python -m jobs.spark_setup
 	touch $@
@@ -38,7 +40,6 @@ test: $(STAMP)
 
 # Every benchmark, then one table of their ratios (figure, baseline, ratio, goal), saved as bench/results/<time>.json.
 bench: $(STAMP)
-	$(BIN)/python -m pip install -q -r requirements-bench.txt
 	$(BIN)/python bench/run.py
 
 # A zip of the importable packages for clusters: spark-submit --py-files dist/sora_model.zip ...

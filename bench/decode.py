@@ -67,7 +67,7 @@ def bare_torchcodec(paths: list[str]) -> tuple[int, float]:
 
 
 def torchcodec_missing() -> str | None:
-    """Why torchcodec cannot run here (not installed: requirements-bench.txt; or no FFmpeg shared libraries), or
+    """Why torchcodec cannot run here (not installed: requirements-torchcodec.txt; or no FFmpeg shared libraries), or
     None."""
     try:
         from torchcodec.decoders import VideoDecoder  # noqa: F401
@@ -88,9 +88,10 @@ def bare_decord_parallel(paths: list[str], procs: int) -> tuple[int, float]:
     return sum(r[0] for r in results), wall * procs
 
 
-def stage_in_process(paths: list[str], cfg: dict, out: str, isolate: bool | None = None) -> tuple[int, float]:
+def stage_in_process(paths: list[str], cfg: dict, out: str, isolate: bool | None = None,
+                     backend: str | None = None) -> tuple[int, float]:
     """The curate decode stage's own code (``VideoProcessor``) over every file, in this process (the decoders in
-    its decoding child process unless ``isolate`` is False)."""
+    its decoding child process unless ``isolate`` is False; ``backend`` overrides ``decode.backend``)."""
     import dataclasses
 
     from sora_model.dataset.split import SplitConfig, assign_split
@@ -104,6 +105,7 @@ def stage_in_process(paths: list[str], cfg: dict, out: str, isolate: bool | None
         videos.append({"uri": path, "label": 0, "label_name": "x", **probed.columns(),
                        "split": assign_split(probed.video_id, section["split"])})
     decode = section["decode"] if isolate is None else dataclasses.replace(section["decode"], isolate=isolate)
+    decode = decode if backend is None else dataclasses.replace(decode, backend=backend)
     plan = DatasetPlan(name="bench", version=1, out_uri=out, classes=("x",), clip=section["clip"],
                        decode=decode, augment=section["augment"], shard=section["shard"])
     proc = VideoProcessor(plan, "bench")
@@ -161,8 +163,9 @@ def main() -> int:
             record(Ratio("decode", "bare torchcodec / bare decord loop (1 core, same files)", tc_frames / tc_s,
                          base_fps, "frames/s"))
         else:
-            print(f"torchcodec not measured: {why_not} (pip install -r requirements-bench.txt; it needs FFmpeg's "
-                  f"shared libraries, e.g. apt-get install libavcodec59 libavformat59 libswscale6)")
+            print(f"torchcodec not measured: {why_not} (pip install -r requirements-torchcodec.txt; it needs FFmpeg's "
+                  f"shared libraries: apt-get install libavcodec59 libavformat59 libavfilter8 libavdevice59 "
+                  f"libswscale6, or PyAV's: python -m sora_model.video.ffmpeg_libs DIR; LD_LIBRARY_PATH=DIR)")
         frames, secs = stage_in_process(paths, cfg, os.path.join(tmp, "shards"))
         proc_fps = frames / secs
         print(f"curate decode stage, in process (1 core):  {proc_fps:8.0f} frames/s   "
@@ -180,6 +183,19 @@ def main() -> int:
                      "frames/s"))
         record(Ratio("decode", "decoders in a child process / in process (containment)", best[True], best[False],
                      "frames/s", goal_min=0.95))
+        if why_not is None:
+            # The stage as the pipeline runs it (resize in the decoder, clips, shards) with either backend,
+            # alternated and best-of-2 like the containment figure.
+            by_backend = {"decord": 0.0, "torchcodec": 0.0}
+            for _ in range(2):
+                for backend in by_backend:
+                    f, s = stage_in_process(paths, cfg, os.path.join(tmp, f"shards-{backend}"), backend=backend)
+                    by_backend[backend] = max(by_backend[backend], f / s)
+            ratio = by_backend["torchcodec"] / by_backend["decord"]
+            print(f"  decode.backend decord / torchcodec:      {by_backend['decord']:8.0f} / "
+                  f"{by_backend['torchcodec']:.0f} frames/s   ratio {ratio:.2f}")
+            record(Ratio("decode", "curate decode stage, decode.backend torchcodec / decord (1 core)",
+                         by_backend["torchcodec"], by_backend["decord"], "frames/s"))
         if args.no_spark:
             print(f"ratio (in-process stage / bare decord): {proc_fps / base_fps:.2f}")
             return 0

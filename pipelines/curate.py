@@ -34,6 +34,7 @@ from sora_model.lake import storage
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
+from sora_model.video import decode as decode_lib
 from sora_model.video import shot_detectors
 from sora_model.video.augment import AugmentConfig
 from sora_model.video.clean import CleanConfig
@@ -125,6 +126,7 @@ def run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str | None = None
     """Run every stage once; returns the summary (also saved as <lake>/runs/<run_id>/summary.json)."""
     if cfg.clip.mode == "shots":
         shot_detectors.require(cfg.clip.cut_detector)  # here, before any work, rather than in every task
+    decode_lib.require(cfg.decode.backend)
     run_id = run_id or new_run_id()
     # Held from reading the latest version to registering the next: two runs must not both make version k+1.
     with lake_lock(cfg.lake_uri, "curate", run_id, cfg.lock):

@@ -24,6 +24,7 @@ from sora_model.lake.card import CARD_FILE, ModelCard, parse_model_id, read_card
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
+from sora_model.video import decode as decode_lib
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
@@ -117,6 +118,7 @@ class ScoreSummary:
 
 def run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None = None) -> ScoreSummary:
     """Score the videos under ``cfg.input_uri`` (just those whose URI is in ``only``, when given)."""
+    decode_lib.require(cfg.decode.backend)  # here, before any work, rather than in every task
     run_id = new_run_id()
     with lake_lock(cfg.lake_uri, "score", run_id, cfg.lock):
         return _run_score(spark, cfg, only, run_id)

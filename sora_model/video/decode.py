@@ -1,11 +1,12 @@
 """Decode a video once, front to back, and hand each clip the frames it samples.
 
-decord reads sequentially; random access (seek per clip) measured about 8x slower per frame on h264 because
-every seek restarts at a keyframe. Every frame is decoded and placed on a constant-rate timeline by its
-timestamp, and clip windows are cut from that timeline as it fills, so clips cover what really decodes, whatever
-the container's header claims. Frames are resized inside the decoder (short side to the target box), turned
-upright by the container's rotation and centre-cropped here. Where decord cannot open a file, stops early or
-falls short of the container's duration, PyAV decodes it too and the decoder with more clips is kept.
+The primary decoder (``decode.backend``: decord, or torchcodec) reads sequentially; random access (seek per clip)
+measured about 8x slower per frame on h264 because every seek restarts at a keyframe. Every frame is decoded and
+placed on a constant-rate timeline by its timestamp, and clip windows are cut from that timeline as it fills, so
+clips cover what really decodes, whatever the container's header claims. Frames are resized inside the decoder
+(short side to the target box), turned upright by the container's rotation and centre-cropped here. Where the
+primary decoder cannot open a file, stops early or falls short of the container's duration, PyAV decodes it too
+and the decoder with more clips is kept.
 """
 
 from __future__ import annotations
@@ -13,8 +14,10 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 import numpy as np
 
@@ -25,6 +28,8 @@ from sora_model.video.shots import ShotWindows, detector_for
 
 logger = logging.getLogger(__name__)
 
+Backend = Literal["decord", "torchcodec"]
+BACKENDS: tuple[str, ...] = get_args(Backend)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -35,10 +40,15 @@ class DecodeConfig:
     """Output frame height after short-side resize and centre crop."""
     width_px: int = 64
     """Output frame width after short-side resize and centre crop."""
+    backend: Backend = "decord"
+    """The primary decoder. 'decord' (the default); 'torchcodec': PyTorch's decoder on FFmpeg's shared libraries,
+    which needs requirements-torchcodec.txt and FFmpeg 4-8's libraries (the system's, or PyAV's own through
+    `python -m sora_model.video.ffmpeg_libs`) on the driver and every executor. Both resize in the decoder and
+    turn the picture upright, with the same clips; PyAV stays the fallback for either."""
     decoder_threads: int = 1
     """Decoder threads per video. 1 fits Spark's one-task-per-core model; raise it for few, large videos."""
     pyav_fallback: bool = True
-    """Retry with PyAV when decord cannot open a file or decodes no clip from it."""
+    """Retry with PyAV when the primary decoder cannot open a file or decodes no clip from it."""
     isolate: bool = True
     """Decode in a child process of each Spark worker (reused across videos), so a decoder crash, hang or
     runaway allocation rejects that video (decoder_crash, decode_timeout, decode_oom) instead of failing the job."""
@@ -58,6 +68,8 @@ class DecodeConfig:
                              f"{self.video_timeout_s} and {self.video_max_memory_mb}")
         if self.decoder_threads < 0:
             raise ValueError(f"decoder_threads must be >= 0 (0 = decoder's choice), got {self.decoder_threads}")
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
 
     @property
     def frames_shape(self) -> tuple[int, int, int, int]:
@@ -87,7 +99,7 @@ class DecodeReport:
     clips_decoded: int = 0
     cuts: list[int] = field(default_factory=list)
     fallback_reason: str = ""
-    """Why decord's clips were not kept, empty when they were."""
+    """Why the primary decoder's clips were not kept, empty when they were."""
     error: str = ""
     """Decoder error that ended the kept decoder early, empty when it ended normally."""
     attempts: list[str] = field(default_factory=list)
@@ -133,6 +145,59 @@ class _DecordSource:
             return
         except self._err as e:
             self.error = f"stopped at frame {i}: {str(e).splitlines()[0][:300]}"
+
+
+class _TorchCodecSource:
+    name = "torchcodec"
+
+    def __init__(self, path: str, width_px: int, height_px: int, quarters: int, threads: int) -> None:
+        from torchcodec.decoders import VideoDecoder
+        from torchcodec.transforms import Resize
+
+        # torchcodec, like decord, turns the picture upright before scaling: ask for the upright size.
+        if quarters % 2:
+            width_px, height_px = height_px, width_px
+        self.quarters = 0
+        # "exact" indexes every packet on open (no decoding): frame i is the i-th frame that is there, with its
+        # own timestamp, whatever the header's frame count and rate claim.
+        self.decoder = VideoDecoder(path, seek_mode="exact", num_ffmpeg_threads=threads, dimension_order="NHWC",
+                                    transforms=[Resize((height_px, width_px))])
+        self.error = ""
+
+    def frames(self) -> Iterator[tuple[float | None, np.ndarray]]:
+        i = 0
+        try:
+            for i in range(len(self.decoder)):  # in order: torchcodec decodes on without seeking
+                frame = self.decoder.get_frame_at(i)
+                yield frame.pts_seconds, frame.data.numpy()
+        except (RuntimeError, ValueError, IndexError) as e:
+            self.error = f"stopped at frame {i}: {str(e).splitlines()[0][:300] if str(e) else type(e).__name__}"
+
+
+_PRIMARY: dict[str, type] = {"decord": _DecordSource, "torchcodec": _TorchCodecSource}
+
+
+def require(backend: str) -> None:
+    """Raise ImportError, saying what to install, when ``backend`` cannot decode in this process; load it so the
+    first video is not charged for it."""
+    if backend != "torchcodec":
+        return
+    try:
+        from torchcodec.decoders import VideoDecoder  # noqa: F401 - loads FFmpeg's libraries, or fails to
+    except (ImportError, RuntimeError, OSError) as e:
+        first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
+        raise ImportError(
+            f"decode.backend='torchcodec' cannot load in this Python ({sys.executable}): {first}. It needs "
+            f"`pip install -r requirements-torchcodec.txt` and FFmpeg 4-8 shared libraries (Debian 12: apt-get install "
+            f"libavcodec59 libavformat59 libavfilter8 libavdevice59 libswscale6; or PyAV's own: `python -m "
+            f"sora_model.video.ffmpeg_libs DIR`, then LD_LIBRARY_PATH=DIR) on the driver and every executor, or use "
+            f"decode.backend='decord'") from e
+
+
+def prepare(cfg: DecodeConfig) -> Iterator[None]:
+    """Load the primary decoder in this process (a generator function, to run in the decoding process)."""
+    require(cfg.backend)
+    yield from ()
 
 
 class _PyAVSource:
@@ -233,12 +298,13 @@ def decode_clips(path: str, probe: ProbeResult, clip_cfg: ClipConfig, cfg: Decod
 
     Clips are planned over the frames that really decode, placed on the video's timeline by their timestamps
     (never over the container's frame count), and turned upright by the rotation the container records. When
-    decord stops early or falls short of the container's duration, PyAV decodes the file too and the decoder
-    with more clips is kept. Never raises for a bad file: problems end up in ``report``
+    the primary decoder stops early or falls short of the container's duration, PyAV decodes the file too and the
+    decoder with more clips is kept. Never raises for a bad file: problems end up in ``report``
     (``clips_decoded == 0`` means nothing usable, ``report.attempts`` says what each decoder got).
     """
+    require(cfg.backend)  # a backend that cannot load is a setup error to stop on, not a file to fall back on
     width_px, height_px, quarters = output_geometry(probe, cfg)
-    sources: list[type] = [_DecordSource] + ([_PyAVSource] if cfg.pyav_fallback else [])
+    sources: list[type] = [_PRIMARY[cfg.backend]] + ([_PyAVSource] if cfg.pyav_fallback else [])
     best: _Attempt | None = None
     for kind in sources:
         try:
@@ -263,7 +329,7 @@ def decode_clips(path: str, probe: ProbeResult, clip_cfg: ClipConfig, cfg: Decod
     report.clips_decoded = len(best.clips)
     report.clips_planned = (len(fixed_spans(probe.frame_count, probe.fps, clip_cfg)) if clip_cfg.mode == "fixed"
                             else len(best.clips))
-    if best.source != _DecordSource.name:
+    if best.source != sources[0].name:
         report.fallback_reason = report.attempts[0]
     yield from best.clips
 
@@ -276,8 +342,8 @@ def _crop(frame: np.ndarray, cfg: DecodeConfig, quarters: int) -> np.ndarray:
     return out
 
 
-def _decode(source: _DecordSource | _PyAVSource, probe: ProbeResult, clip_cfg: ClipConfig, cfg: DecodeConfig,
-            pick: Picker) -> _Attempt:
+def _decode(source: _DecordSource | _TorchCodecSource | _PyAVSource, probe: ProbeResult, clip_cfg: ClipConfig,
+            cfg: DecodeConfig, pick: Picker) -> _Attempt:
     """One decoder over the whole file: every frame on the timeline, windows (inside shots) as they fill."""
     windows = ShotWindows(WindowFrames.of(probe.fps, clip_cfg), pick)
     detector = detector_for(clip_cfg, probe.fps) if clip_cfg.mode == "shots" else None

@@ -19,6 +19,7 @@ import numpy as np
 
 from sora_model.lake import storage
 from sora_model.video import contain, rejects, shot_detectors
+from sora_model.video import decode as decode_lib
 from sora_model.video.clean import CleanConfig, check
 from sora_model.video.clips import ClipConfig, Picker, Span
 from sora_model.video.decode import DecodeConfig, DecodeReport, decode_clips
@@ -150,6 +151,7 @@ def decode_video(video: ProbedVideo, clip: ClipConfig, decode: DecodeConfig, pic
     else:
         limits = contain.Limits(timeout_s=decode.video_timeout_s, max_memory_mb=decode.video_max_memory_mb)
         child = contain.shared()
+        child.prepare(decode_lib.prepare, (decode,))
         child.prepare(shot_detectors.prepare, (clip,))
         outcome = child.run(_decode_job, (video, clip, decode, pick), limits)
         items, failure = outcome.items, outcome.failure
