@@ -144,7 +144,12 @@ def parse_overrides(overrides: list[str]) -> dict[str, Any]:
         if "=" not in item:
             raise ConfigError(f"override {item!r} is not key=value (e.g. decode.height_px=64)")
         key, raw = item.split("=", 1)
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as e:
+            # Usually quoting that the shell kept: "model.widths='[8,16]'" reaches here with its quotes.
+            raise ConfigError(f"override {item!r}: its value is not YAML ({str(e).splitlines()[0]}); write lists "
+                              f"and strings as YAML without extra quotes, e.g. model.widths=[8,16]") from e
         _set_path(tree, key.strip(), value)
     return tree
 

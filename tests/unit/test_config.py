@@ -30,6 +30,12 @@ def test_invalid_value_is_a_config_error_naming_the_section():
         config_lib.load(CurateConfig, None, ["decode.height_px=tall"])
 
 
+def test_an_override_that_is_not_yaml_is_a_config_error_naming_it():
+    # The shell kept a quote: "train.model.widths='[8,16]'" arrives as [8,16]' .
+    with pytest.raises(ConfigError, match=r"override \"decode.height_px=\[8,16\]'\": its value is not YAML"):
+        config_lib.load(CurateConfig, None, ["decode.height_px=[8,16]'"])
+
+
 def test_dotted_spark_conf_override_is_joined_back():
     cfg = config_lib.load(CurateConfig, None, ["spark.conf.spark.ui.enabled=false"])
     assert cfg.spark.conf == {"spark.ui.enabled": "false"}
