@@ -25,9 +25,12 @@ SMALL_MODEL = ["model.widths=[8,16]", "model.embed_dim=16", "model.heads=2", "re
 
 
 def _checkout_state() -> list[str]:
-    """Untracked and ignored entries of the checkout (bytecode caches aside)."""
+    """Untracked and ignored entries of the checkout (bytecode caches and test-tool environments aside)."""
     out = subprocess.run(["git", "status", "--porcelain", "--ignored"], cwd=ROOT, capture_output=True, text=True)
-    return sorted(line for line in out.stdout.splitlines() if "__pycache__" not in line and "pytest_cache" not in line)
+    # The test tools' environments are built at the root by tests that may run at the same time (make test runs
+    # two test processes).
+    return sorted(line for line in out.stdout.splitlines() if "__pycache__" not in line and "pytest_cache" not in line
+                  and ".venv-airflow/" not in line and ".venv-petastorm/" not in line)
 
 
 @pytest.fixture(scope="module")
