@@ -36,9 +36,10 @@ demo: $(STAMP)
 		$(BIN)/python jobs/report.py lake_uri=$(LAKE) dataset=demo && exit $$status
 
 # Two test processes: the suite waits on JVM and process start-ups about half of the time, so one process kept
-# a single core busy on average. A test file stays in one process (its module fixtures and tool environments).
+# a single core busy on average. A test file stays in one process (its module fixtures and tool environments);
+# files go out in collection order, the slow ones first (tests/conftest.py), not reordered by test count.
 test: $(STAMP)
-	$(BIN)/python -m pytest -q -ra -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -q -ra -n 2 --dist loadfile --no-loadscope-reorder tests
 
 # Every benchmark, then one table of their ratios (figure, baseline, ratio, goal), saved as bench/results/<time>.json.
 bench: $(STAMP)

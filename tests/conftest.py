@@ -20,6 +20,13 @@ if _JIT not in os.environ.get("JAVA_TOOL_OPTIONS", ""):
     os.environ["JAVA_TOOL_OPTIONS"] = f"{os.environ.get('JAVA_TOOL_OPTIONS', '')} {_JIT}".strip()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Files holding slow tests first. make test's two processes take whole files in collection order; one of
+    them started near the end (the learning test's 6 minutes) left the other process idle meanwhile."""
+    slow_files = {item.path for item in items if item.get_closest_marker("slow")}
+    items.sort(key=lambda item: item.path not in slow_files)  # stable: the order inside each group stays
+
+
 @pytest.fixture(scope="session")
 def corpus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """12 good h264 videos (two per class, some with a hard cut) plus the bad files; read-only for tests."""
