@@ -106,15 +106,18 @@ class DecodeReport:
     """What every decoder tried got, one line each (the detail of an undecodable reject)."""
 
 
+def _upright_size(width_px: int, height_px: int, quarters: int) -> tuple[int, int]:
+    """The output size to ask of a decoder that turns the picture upright before scaling (decord, torchcodec)."""
+    return (height_px, width_px) if quarters % 2 else (width_px, height_px)
+
+
 class _DecordSource:
     name = "decord"
 
     def __init__(self, path: str, width_px: int, height_px: int, quarters: int, threads: int) -> None:
         import decord
 
-        # decord applies the container's rotation itself, before scaling: ask for the upright size.
-        if quarters % 2:
-            width_px, height_px = height_px, width_px
+        width_px, height_px = _upright_size(width_px, height_px, quarters)  # decord turns the picture upright
         self.quarters = 0
         self._err = (decord.DECORDError, RuntimeError)
         # decord 0.6.0 returns a garbled (H, W, 4) array for some output widths (72 px, for one); a wider
@@ -154,9 +157,7 @@ class _TorchCodecSource:
         from torchcodec.decoders import VideoDecoder
         from torchcodec.transforms import Resize
 
-        # torchcodec, like decord, turns the picture upright before scaling: ask for the upright size.
-        if quarters % 2:
-            width_px, height_px = height_px, width_px
+        width_px, height_px = _upright_size(width_px, height_px, quarters)  # so does torchcodec
         self.quarters = 0
         # "exact" indexes every packet on open (no decoding): frame i is the i-th frame that is there, with its
         # own timestamp, whatever the header's frame count and rate claim.
