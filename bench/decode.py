@@ -30,6 +30,7 @@ from bench.results import Ratio, record  # noqa: E402
 from sora_model import config as config_lib  # noqa: E402
 from sora_model.dataset.build import DatasetPlan, VideoProcessor  # noqa: E402
 from sora_model.dataset.shards import ShardConfig  # noqa: E402
+from sora_model.video import decode as decode_lib  # noqa: E402
 from sora_model.video.augment import AugmentConfig  # noqa: E402
 from sora_model.video.clean import CleanConfig  # noqa: E402
 from sora_model.video.clips import ClipConfig  # noqa: E402
@@ -77,12 +78,11 @@ def bare_torchcodec(paths: list[str]) -> tuple[int, float]:
 
 
 def torchcodec_missing() -> str | None:
-    """Why torchcodec cannot run here (not installed: requirements-torchcodec.txt; or no FFmpeg shared libraries), or
-    None."""
+    """Why torchcodec cannot run here, with what to install (``decode.backend``'s own check), or None."""
     try:
-        from torchcodec.decoders import VideoDecoder  # noqa: F401
-    except (ImportError, RuntimeError, OSError) as e:
-        return str(e).splitlines()[0][:200] if str(e) else type(e).__name__
+        decode_lib.require("torchcodec")
+    except ImportError as e:
+        return str(e)
     return None
 
 
@@ -180,9 +180,7 @@ def main() -> int:
             record(Ratio("decode", "bare torchcodec / bare decord loop, frames per CPU second (same files)",
                          tc_frames / tc_cpu_s, base_frames / base_cpu_s, "frames/cpu-s"))
         else:
-            print(f"torchcodec not measured: {why_not} (pip install -r requirements-torchcodec.txt; it needs FFmpeg's "
-                  f"shared libraries: apt-get install libavcodec59 libavformat59 libavfilter8 libavdevice59 "
-                  f"libswscale6, or PyAV's: python -m sora_model.video.ffmpeg_libs DIR; LD_LIBRARY_PATH=DIR)")
+            print(f"torchcodec not measured: {why_not}")
         frames, secs = stage_in_process(paths, cfg, os.path.join(tmp, "shards"))
         proc_fps = frames / secs
         print(f"curate decode stage, in process (1 core):  {proc_fps:8.0f} frames/s   "
