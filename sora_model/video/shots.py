@@ -35,18 +35,29 @@ def frame_signature(frame: np.ndarray) -> np.ndarray | None:
     """16-bin histogram per RGB channel (flattened, 48 values summing to 3) of a frame downscaled (by striding)
     to about 16 px, with its brightness scaled to a mean of 128 so flicker and fades leave it unchanged; None for
     a dark frame."""
-    h, w = frame.shape[:2]
+    signatures, dark = frame_signatures(frame[None])
+    return None if dark[0] else signatures[0]
+
+
+def frame_signatures(frames: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``frame_signature`` of each frame of a ``[N, H, W, C]`` batch in one go: (signatures ``[N, 48]``, dark
+    ``[N]``); a dark frame's row is meaningless."""
+    n, h, w = frames.shape[:3]
     step = max(1, min(h, w) // _DETECT_SIDE_PX)
-    small = frame[::step, ::step, :3]
-    # Histogram the raw levels once (256 per channel), then regroup the levels into 16 bins as the brightness
-    # normalisation would move them: a handful of numpy calls per frame, whatever its size.
-    raw = np.bincount((small + _CHANNEL_OFFSETS).ravel(), minlength=768)
-    pixels = small.shape[0] * small.shape[1]
-    mean = float(raw @ _LEVELS3) / (3 * pixels)
-    if mean < DARK_LUMA:
-        return None
-    bins = np.minimum(_LEVELS3 * (128.0 / (_BINS * mean)), _BINS - 1).astype(np.intp) + _BIN_OFFSETS3
-    return np.bincount(bins, weights=raw, minlength=3 * _BINS) / pixels
+    small = frames[:, ::step, ::step, :3]
+    pixels = small.shape[1] * small.shape[2]
+    # Histogram the raw levels once (256 per channel, 768 per frame), then regroup the levels into 16 bins as
+    # the brightness normalisation would move them: a handful of numpy calls per batch, whatever its size.
+    frame_offsets = np.arange(n, dtype=np.intp) * 768
+    levels = (small + _CHANNEL_OFFSETS).reshape(n, -1) + frame_offsets[:, None]
+    raw = np.bincount(levels.ravel(), minlength=768 * n).reshape(n, 768)
+    mean = raw @ _LEVELS3 / (3 * pixels)  # integer sums, exact in float64 whatever the order
+    dark = mean < DARK_LUMA
+    scale = 128.0 / (_BINS * np.where(dark, 128.0, mean))
+    bins = (np.minimum(_LEVELS3[None, :] * scale[:, None], _BINS - 1).astype(np.intp) + _BIN_OFFSETS3
+            + (np.arange(n, dtype=np.intp) * 3 * _BINS)[:, None])
+    signatures = np.bincount(bins.ravel(), weights=raw.ravel(), minlength=3 * _BINS * n).reshape(n, 3 * _BINS)
+    return signatures / pixels, dark
 
 
 def signature_distance(a: np.ndarray, b: np.ndarray) -> float:
@@ -65,18 +76,25 @@ class CutDetector:
     ``min_shot_frames`` after the previous one: one cut per transition, however gradual.
 
     ``push`` returns the frames it has settled, each with its flag (True for the first frame of a new shot);
-    ``finish`` settles the rest. Frames come out in order, about ``2 * window`` frames behind.
+    ``finish`` settles the rest. Frames come out in order, about ``2 * window`` frames behind, and in blocks:
+    frames are summarised and compared ``block`` at a time (a few numpy calls per block instead of per frame,
+    which at the pipeline's small frame sizes cost as much as decoding), with the same cuts as one at a time.
     """
 
-    def __init__(self, threshold: float, min_shot_frames: int, window: int = 8) -> None:
+    def __init__(self, threshold: float, min_shot_frames: int, window: int = 8, block: int = 32) -> None:
         self.threshold = threshold
         self.min_shot_frames = max(1, min_shot_frames)
         self.window = max(2, window)
-        self._ring = np.zeros((4 * self.window, 3 * _BINS))  # signatures of the last frames, by index % size
-        self._dark = np.zeros(4 * self.window, dtype=bool)
+        self.block = max(1, block)
+        # Signatures of the last frames, by index % size: the oldest a block's distances read is 2 windows before
+        # its first due frame.
+        size = 4 * self.window + self.block
+        self._ring = np.zeros((size, 3 * _BINS))
+        self._dark = np.zeros(size, dtype=bool)
         self._mid = ((self.window - 1) // 2, self.window // 2)  # the median's middle ranks
         self._span = np.arange(2 * self.window)
         self._frames: deque[np.ndarray] = deque()  # frames not yet settled, from index self._settled
+        self._fresh: list[np.ndarray] = []  # frames pushed since the last block was summarised
         self._settled = 0
         self._seen = 0
         self._next_d = self.window  # next t whose distance is due
@@ -90,17 +108,26 @@ class CutDetector:
         return np.median(self._ring[rows], axis=0) if len(rows) else None
 
     def _distance(self, t: int, end: int) -> float:
-        w = self.window
-        if end - t == w and t >= w:
-            rows = (self._span + (t - w)) % len(self._ring)
-            if not self._dark[rows].any():  # the usual case: both medians in one partition
-                both = np.partition(self._ring[rows].reshape(2, w, -1), self._mid, axis=1)
-                med = both[:, self._mid[0]] + both[:, self._mid[1]]  # twice the medians
-                return float(np.abs(med[0] - med[1]).sum()) / (4 * len(med[0]) // _BINS)
-        before, after = self._median(t - w, t), self._median(t, end)
+        """Distance between the scene over [t - window, t) and over [t, end); 0 when either side is all dark."""
+        before, after = self._median(t - self.window, t), self._median(t, end)
         if before is None or after is None:
             return 0.0
         return signature_distance(before, after)
+
+    def _full_distances(self, ts: np.ndarray) -> np.ndarray:
+        """``_distance(t, t + window)`` for each t whose windows both lie in the ring."""
+        w = self.window
+        rows = (ts[:, None] + (self._span - w)[None, :]) % len(self._ring)
+        out = np.empty(len(ts))
+        # The usual case, both medians of every t in one partition: full windows with no dark frame.
+        fast = (ts >= w) & ~self._dark[rows].any(axis=1)
+        if fast.any():
+            both = np.partition(self._ring[rows[fast]].reshape(-1, 2, w, 3 * _BINS), self._mid, axis=2)
+            med = both[:, :, self._mid[0]] + both[:, :, self._mid[1]]  # twice the medians
+            out[fast] = np.abs(med[:, 0] - med[:, 1]).sum(axis=1) / (4 * 3)
+        for i in np.flatnonzero(~fast):
+            out[i] = self._distance(int(ts[i]), int(ts[i]) + w)
+        return out
 
     def _consider(self, t: int, d: float) -> None:
         if self._pending is not None and t - self._pending[0] > self.window:
@@ -123,24 +150,36 @@ class CutDetector:
             self._settled += 1
         return out
 
-    def push(self, frame: np.ndarray) -> list[tuple[np.ndarray, bool]]:
-        sig = frame_signature(frame)
-        slot = self._seen % len(self._ring)
-        self._dark[slot] = sig is None
-        if sig is not None:
-            self._ring[slot] = sig
-        self._frames.append(frame)
-        self._seen += 1
-        if self._next_d + self.window <= self._seen:
-            self._consider(self._next_d, self._distance(self._next_d, self._next_d + self.window))
-            self._next_d += 1
+    def _settle_upto(self) -> int:
         # A frame is settled once no pending or later candidate can become a cut at or before it.
         upto = self._next_d - self.window
-        if self._pending is not None:
-            upto = min(upto, self._pending[0])
-        return self._release(upto)
+        return min(upto, self._pending[0]) if self._pending is not None else upto
+
+    def _summarise(self) -> list[tuple[np.ndarray, bool]]:
+        """Signatures of the fresh frames, then every distance they make due, in order."""
+        if not self._fresh:
+            return []
+        signatures, dark = frame_signatures(np.stack(self._fresh))
+        slots = (self._seen + np.arange(len(self._fresh))) % len(self._ring)
+        self._ring[slots] = signatures
+        self._dark[slots] = dark
+        self._seen += len(self._fresh)
+        self._fresh.clear()
+        ts = np.arange(self._next_d, self._seen - self.window + 1)
+        out: list[tuple[np.ndarray, bool]] = []
+        for t, d in zip(ts.tolist(), self._full_distances(ts).tolist()):
+            self._consider(t, d)
+            self._next_d = t + 1
+            out.extend(self._release(self._settle_upto()))  # at once: a later cut in the block moves _last_cut
+        return out
+
+    def push(self, frame: np.ndarray) -> list[tuple[np.ndarray, bool]]:
+        self._frames.append(frame)
+        self._fresh.append(frame)
+        return self._summarise() if len(self._fresh) >= self.block else []
 
     def finish(self) -> list[tuple[np.ndarray, bool]]:
+        out = self._summarise()
         while self._next_d < self._seen:
             end = min(self._seen, self._next_d + self.window)
             if end - self._next_d >= max(2, self.window // 2):
@@ -148,7 +187,7 @@ class CutDetector:
             self._next_d += 1
         if self._pending is not None:
             self._emit()
-        return self._release(self._seen)
+        return out + self._release(self._seen)
 
 
 def detect_cuts(frames: Iterator[np.ndarray], threshold: float, min_shot_frames: int,

@@ -7,7 +7,15 @@ import numpy as np
 import pytest
 
 from sora_model.video.clips import ClipConfig, WindowFrames, sample_indices, shot_spans
-from sora_model.video.shots import ShotWindows, detect_cuts, detector_for, frame_signature, signature_distance
+from sora_model.video.shots import (
+    CutDetector,
+    ShotWindows,
+    detect_cuts,
+    detector_for,
+    frame_signature,
+    frame_signatures,
+    signature_distance,
+)
 
 
 def _frames(path: Path) -> list[np.ndarray]:
@@ -45,6 +53,50 @@ def test_identical_frames_have_distance_zero_disjoint_colours_one_and_brightness
     darker = (grey * 0.6).astype(np.uint8)  # a fade or flicker step: the same scene
     assert signature_distance(frame_signature(grey), frame_signature(darker)) == 0
     assert frame_signature(np.zeros((32, 32, 3), np.uint8)) is None  # black: no scene to compare
+
+
+def test_batch_signatures_are_brightness_normalised_histograms_of_each_frame():
+    rng = np.random.default_rng(3)
+    frames = rng.integers(0, 256, (9, 40, 36, 3)).astype(np.uint8)
+    frames[4] //= 20  # dark
+    signatures, dark = frame_signatures(frames)
+    assert dark.tolist() == [i == 4 for i in range(9)]
+    for frame, signature in zip(frames[~dark], signatures[~dark]):
+        small = frame[::2, ::2].astype(np.float64)  # 36 px: a stride of 2 brings it to about 16 px
+        bins = np.minimum(small * (128.0 / small.mean()) / 16, 15).astype(int)
+        expected = np.concatenate([np.bincount(bins[..., c].ravel(), minlength=16) for c in range(3)]) / (20 * 18)
+        np.testing.assert_allclose(signature, expected, atol=1e-12)
+        assert np.array_equal(frame_signature(frame), signature)
+
+
+def _scenes(seed: int, n: int) -> list[np.ndarray]:
+    # Shots of random scenes with flicker, dark frames and flashes: the fast path and the dark-frame path.
+    rng = np.random.default_rng(seed)
+
+    def scene() -> np.ndarray:  # a colour cast of its own, so a new scene moves the histograms
+        return rng.uniform(30, 220, 3) + rng.normal(0, 25, (24, 32, 3))
+
+    picture, frames = scene(), []
+    for _ in range(n):
+        if rng.random() < 0.04:
+            picture = scene()
+        frame = picture * rng.uniform(0.6, 1.3) * (0.03 if rng.random() < 0.05 else 1)
+        frames.append(np.clip(frame + rng.normal(0, 8, frame.shape), 0, 255).astype(np.uint8))
+    return frames
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_frames_summarised_in_blocks_settle_the_same_frames_flags_and_cuts_as_one_at_a_time(seed: int):
+    frames = _scenes(seed, 40 + 40 * seed)
+    runs = []
+    for block in (1, 5, 32):
+        detector = CutDetector(threshold=0.2, min_shot_frames=3 + seed, window=2 + seed, block=block)
+        out = [(id(f), flag) for frame in frames for f, flag in detector.push(frame)]
+        out += [(id(f), flag) for f, flag in detector.finish()]
+        assert [fid for fid, _ in out] == [id(f) for f in frames]  # every frame once, in order
+        runs.append((out, detector.cuts))
+    assert runs[0] == runs[1] == runs[2]
+    assert seed < 2 or runs[0][1]  # the longer runs have cuts to agree on
 
 
 def test_a_flash_or_flicker_inside_a_shot_is_no_cut():
