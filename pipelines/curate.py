@@ -3,7 +3,8 @@
 Plan of one run (the stages are listed in ``curate_stages.STAGES``):
   ingest    list every entry (driver, names only); drop those the lake already accounts for (same uri, size, mtime)
   probe     executors hash and probe each new file and apply the per-file gate -> staging Parquet (runs once)
-  clean     exact duplicates by sha256 (in this run and against the lake); labels joined
+  clean     exact duplicates by sha256 and near-duplicates by keyframe hashes (in this run and against the
+            lake); labels joined
   decode    executors clip, decode, augment and write shards per task attempt -> staging Parquet (runs once)
   tables    MERGE rejects, videos, clips
   register  a new dataset version listing every shard of the dataset; orphan shards and staging removed

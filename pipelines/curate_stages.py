@@ -38,7 +38,7 @@ from sora_model.lake import delta, storage
 from sora_model.lake.layout import LakeLayout
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
-from sora_model.video.signature import NearDupConfig, match_frac
+from sora_model.video.signature import NearDupConfig, SignedVideo, candidate_pairs, choose_near_duplicates
 
 if TYPE_CHECKING:
     from pipelines.curate import CurateConfig
@@ -171,15 +171,26 @@ def _labels(cfg: CurateConfig) -> dict[str, str]:
 
 
 class Clean(_AfterIngest):
-    name, about = "clean", "exact duplicates by sha256, labels"
-    reads = ("probed", "tables", "latest", "version", "staging")
+    name, about = "clean", "exact and near duplicates, labels"
+    reads = ("probed", "tables", "latest", "version", "staging", "new_files")
     writes = ("cleaned", "done_videos")
 
     def run(self, state: CurateState) -> None:
-        probed, spark = state.probed, state.spark
-        ids = spark.createDataFrame([(i,) for i in done_video_ids(state.layout.root, state.cfg.dataset,
-                                                                  state.version).to_pylist()], "video_id string")
-        state.done_videos = state.tables.read("videos").join(F.broadcast(ids), "video_id")
+        probed, spark, near_cfg = state.probed, state.spark, state.cfg.near_dup
+        root = state.layout.root
+        done_ids = done_video_ids(root, state.cfg.dataset, state.version)
+        # A small run reads the dataset's lake videos here with delta-rs (a few columns, no Spark job; a Spark
+        # query would first replay the log of a table delta-rs wrote last) and finds near-duplicates in numpy.
+        on_driver = len(done_ids) + len(state.new_files) <= near_cfg.driver_max_videos
+        lake_rows: list[dict[str, Any]] = []
+        if on_driver:
+            lake_rows = delta.read_rows(root, "videos", ["video_id", "uri", "signature", "duration_s", "width_px",
+                                                         "height_px"], where=pc.field("video_id").isin(done_ids))
+            state.done_videos = spark.createDataFrame([(r["video_id"], r["uri"]) for r in lake_rows],
+                                                      "video_id string, uri string")
+        else:
+            ids = spark.createDataFrame([(i,) for i in done_ids.to_pylist()], "video_id string")
+            state.done_videos = state.tables.read("videos").join(F.broadcast(ids), "video_id")
         label_map = _labels(state.cfg)
         classes = class_index(list(state.latest["classes"]) if state.latest else [], set(label_map.values()))
         labels_df = spark.createDataFrame(
@@ -200,9 +211,10 @@ class Clean(_AfterIngest):
         touched = ok.where(F.col("lake_uri") == F.col("uri")).select(*FILE_KEY, "video_id")
         unique = state.cache(ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))))
         near = unique.limit(0).select(*FILE_KEY, "video_id", *row_schemas.REJECT_COLUMNS)
-        if state.cfg.near_dup.enabled:
-            near = spark.createDataFrame(near_duplicates(unique, state.done_videos, state.cfg.near_dup),
-                                         near.schema)
+        if near_cfg.enabled:
+            found = (near_duplicates_on_driver(unique, lake_rows, near_cfg) if on_driver
+                     else near_duplicates(unique, state.done_videos, near_cfg))
+            near = spark.createDataFrame(found, near.schema)
         accepted = unique.join(near.select("video_id"), "video_id", "left_anti").select(
             "video_id", *FILE_KEY, *PROBE_FIELDS, "signature", F.coalesce("label", F.lit(-1)).alias("label"),
             F.coalesce("label_name", F.lit("")).alias("label_name"))
@@ -215,22 +227,51 @@ class Clean(_AfterIngest):
             touched=executors.stage_rows(touched, storage.join(state.staging, "touched")))
 
 
+_SIGNED_COLUMNS = ("video_id", *FILE_KEY, "signature", "duration_s", "width_px", "height_px")
+
+
+def _signed(row: Any, in_lake: bool, labelled: bool) -> SignedVideo:  # noqa: ANN401 - a Row or a dict
+    return SignedVideo(video_id=row["video_id"], uri=row["uri"], signature=tuple(row["signature"] or ()),
+                       in_lake=in_lake, labelled=labelled, duration_s=row["duration_s"] or 0.0,
+                       pixels=(row["width_px"] or 0) * (row["height_px"] or 0))
+
+
+def _near_rejects(chosen: dict[str, tuple[SignedVideo, float]], files: dict[str, Any]) -> list[dict[str, Any]]:
+    """Rejects rows (FILE_KEY, video_id, reject_*) for the chosen losers; ``files`` maps their ids to rows with
+    FILE_KEY."""
+    return [{**{k: files[vid][k] for k in FILE_KEY}, "video_id": vid, "reject_stage": "clean",
+             "reject_reason": reasons.NEAR_DUPLICATE_OF,
+             "reject_detail": f"near-duplicate of {winner.uri}: {frac:.0%} of keyframes match"}
+            for vid, (winner, frac) in sorted(chosen.items())]
+
+
+def near_duplicates_on_driver(new: DataFrame, lake_rows: list[dict[str, Any]],
+                              cfg: NearDupConfig) -> list[dict[str, Any]]:
+    """``near_duplicates`` for a small run: this run's videos collected (one Spark job), the lake's rows as read
+    by delta-rs, the LSH candidates found in numpy; the same rows as the Spark join gives."""
+    rows = {r["video_id"]: r for r in new.select(*_SIGNED_COLUMNS, "label").collect()}
+    fresh = [_signed(r, in_lake=False, labelled=r["label"] is not None) for r in rows.values()]
+    lake = [_signed(r, in_lake=True, labelled=True) for r in lake_rows if r["signature"]]
+    pairs = candidate_pairs(fresh, lake, cfg.bands)
+    chosen = choose_near_duplicates(pairs, {v.video_id: v for v in (*fresh, *lake)}, cfg)
+    return _near_rejects(chosen, rows)
+
+
 def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) -> list[dict[str, Any]]:
     """Rejects rows (FILE_KEY, video_id, reject_*) for this run's videos that show the same pictures as a
-    better one: a lake video first, then a labelled one, the longer, the larger, the smaller URI.
+    better one (``SignedVideo.rank``): a lake video first, then a labelled one, the longer, the larger, the
+    smaller URI.
 
     Candidates come from an LSH join in Spark (videos sharing a whole band of one keyframe hash), so the work
     grows with the corpus, not its square; the candidate pairs (few: re-encodes, not every pair of videos) are
-    then checked hash by hash on the driver. Chains are not merged: a video is rejected when any better-ranked
-    video matches it.
+    then checked hash by hash on the driver (``choose_near_duplicates``). Chains are not merged: a video is
+    rejected when any better-ranked video matches it.
     """
     width = 64 // cfg.bands
     mask = (1 << width) - 1
-    columns = ("video_id", *FILE_KEY, "signature", "duration_s", (F.col("width_px") * F.col("height_px")).alias(
-        "pixels"))
-    videos = new.select(*columns, F.lit(False).alias("in_lake"), F.col("label").isNotNull().alias("labelled")) \
+    videos = new.select(*_SIGNED_COLUMNS, F.lit(False).alias("in_lake"), F.col("label").isNotNull().alias("labelled")) \
         .unionByName(lake_videos.where(F.col("signature").isNotNull()).select(
-            *columns, F.lit(True).alias("in_lake"), F.lit(True).alias("labelled")))
+            *_SIGNED_COLUMNS, F.lit(True).alias("in_lake"), F.lit(True).alias("labelled")))
     keys = F.array(*[F.lit(i << 32) + F.shiftrightunsigned("h", i * width).bitwiseAND(mask)
                      for i in range(cfg.bands)])
     bands = videos.select("video_id", "in_lake", F.explode("signature").alias("h")) \
@@ -243,25 +284,8 @@ def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) 
         return []
     ids = sorted({p["x"] for p in pairs} | {p["y"] for p in pairs})
     info = {r["video_id"]: r for r in videos.where(F.col("video_id").isin(ids)).collect()}
-
-    def rank(v: Any) -> tuple:  # noqa: ANN401 - a Row
-        return (not v["in_lake"], not v["labelled"], -(v["duration_s"] or 0), -(v["pixels"] or 0), v["uri"])
-
-    best: dict[str, tuple[tuple, str, float]] = {}  # loser -> (winner's rank, winner's uri, match)
-    for p in pairs:
-        x, y = info[p["x"]], info[p["y"]]
-        frac = match_frac(list(x["signature"]), list(y["signature"]), cfg.max_distance_bits)
-        if frac < cfg.min_match_frac:
-            continue
-        winner, loser = (x, y) if rank(x) < rank(y) else (y, x)
-        if loser["in_lake"]:
-            continue
-        if loser["video_id"] not in best or rank(winner) < best[loser["video_id"]][0]:
-            best[loser["video_id"]] = (rank(winner), winner["uri"], frac)
-    return [{**{k: info[vid][k] for k in FILE_KEY}, "video_id": vid, "reject_stage": "clean",
-             "reject_reason": reasons.NEAR_DUPLICATE_OF,
-             "reject_detail": f"near-duplicate of {uri}: {frac:.0%} of keyframes match"}
-            for vid, (_, uri, frac) in sorted(best.items())]
+    signed = {vid: _signed(r, r["in_lake"], r["labelled"]) for vid, r in info.items()}
+    return _near_rejects(choose_near_duplicates(((p["x"], p["y"]) for p in pairs), signed, cfg), info)
 
 
 class Decode(_AfterIngest):

@@ -5,6 +5,7 @@ Two videos are near-duplicates when most keyframes of the shorter one find a clo
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +31,11 @@ class NearDupConfig:
     the other's (cost grows with the corpus, not its square). Two hashes fewer than ``bands`` bits apart always
     share a band; a re-encoded copy has many such keyframe pairs, so one shared band among them is certain in
     practice, while unrelated videos rarely share a whole 8-bit band."""
+    driver_max_videos: int = 100_000
+    """When this run's new files and the dataset's videos in the lake number at most this many, candidates are
+    found on the driver (numpy over the hashes read with delta-rs: no Spark job, and a small increment costs
+    little whatever the lake); above it, by the LSH join in Spark. Both find the same candidates. 0: always
+    Spark."""
 
     def __post_init__(self) -> None:
         if self.max_keyframes < 1 or not 0 <= self.max_distance_bits <= 64:
@@ -37,6 +43,8 @@ class NearDupConfig:
                              f"{self.max_keyframes}, {self.max_distance_bits}")
         if not 0 < self.min_match_frac <= 1:
             raise ValueError(f"min_match_frac must be in (0, 1], got {self.min_match_frac}")
+        if self.driver_max_videos < 0:
+            raise ValueError(f"driver_max_videos must be >= 0, got {self.driver_max_videos}")
         if self.bands not in (1, 2, 4, 8, 16, 32, 64):
             raise ValueError(f"bands must divide 64 (1, 2, 4, ..., 64), got {self.bands}")
 
@@ -95,3 +103,78 @@ def match_frac(a: list[int], b: list[int], max_distance_bits: int) -> float:
     diff = x ^ y
     dist = np.unpackbits(diff.view(np.uint8).reshape(*diff.shape, 8), axis=-1).sum(axis=-1)
     return float((dist.min(axis=1) <= max_distance_bits).mean())
+
+
+@dataclass(frozen=True)
+class SignedVideo:
+    """A video as near-duplicate detection sees it: its keyframe hashes and what ranks it against a copy."""
+
+    video_id: str
+    uri: str
+    signature: tuple[int, ...]
+    in_lake: bool
+    labelled: bool
+    duration_s: float
+    pixels: int
+
+    @property
+    def rank(self) -> tuple:
+        """Smaller is better: a lake video first, then a labelled one, the longer, the larger, the smaller URI."""
+        return (not self.in_lake, not self.labelled, -self.duration_s, -self.pixels, self.uri)
+
+
+def choose_near_duplicates(pairs: Iterable[tuple[str, str]], videos: Mapping[str, SignedVideo],
+                           cfg: NearDupConfig) -> dict[str, tuple[SignedVideo, float]]:
+    """Of the candidate pairs (video ids), the videos to reject: loser id -> (the best-ranked video it matches,
+    the match fraction). Lake videos are never rejected; chains are not merged: a video is rejected when any
+    better-ranked video matches it."""
+    best: dict[str, tuple[SignedVideo, float]] = {}
+    for x_id, y_id in pairs:
+        x, y = videos[x_id], videos[y_id]
+        frac = match_frac(list(x.signature), list(y.signature), cfg.max_distance_bits)
+        if frac < cfg.min_match_frac:
+            continue
+        winner, loser = (x, y) if x.rank < y.rank else (y, x)
+        if loser.in_lake:
+            continue
+        if loser.video_id not in best or winner.rank < best[loser.video_id][0].rank:
+            best[loser.video_id] = (winner, frac)
+    return best
+
+
+def _band_values(videos: Sequence[SignedVideo], count: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per band position, the distinct (band value, video index) pairs of the videos' hashes, sorted by value."""
+    lengths = np.array([len(v.signature) for v in videos], dtype=np.intp)
+    owner = np.repeat(np.arange(len(videos), dtype=np.intp), lengths)
+    hashes = np.fromiter((h for v in videos for h in v.signature), dtype=np.int64, count=int(lengths.sum()))
+    unsigned, width = hashes.view(np.uint64), 64 // count
+    mask = np.uint64((1 << width) - 1)
+    out = []
+    for i in range(count):
+        value = (unsigned >> np.uint64(i * width)) & mask
+        pairs = np.unique(np.stack([value, owner.astype(np.uint64)], axis=1), axis=0)
+        out.append((pairs[:, 0], pairs[:, 1].astype(np.intp)))
+    return out
+
+
+def candidate_pairs(new: Sequence[SignedVideo], lake: Sequence[SignedVideo], count: int) -> set[tuple[str, str]]:
+    """Pairs of video ids (smaller first), not both from the lake, with a hash each that share a whole band of
+    ``64 / count`` bits at the same position: the LSH candidates, found in numpy (the driver's path for small
+    runs; ``pipelines`` joins the same bands in Spark for large ones)."""
+    videos = [*new, *lake]
+    codes = []  # a * len(videos) + b for each pair of video indices (a new)
+    for value, owner in _band_values(videos, count):
+        # Runs of one band value: every two owners in a run share it. Only runs with a new video make pairs.
+        starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
+        has_new = np.maximum.reduceat(owner < len(new), starts) if len(starts) else np.zeros(0, bool)
+        ends = np.r_[starts[1:], len(value)]
+        for start, end in zip(starts[has_new].tolist(), ends[has_new].tolist()):
+            members = owner[start:end]
+            fresh = members[members < len(new)]
+            codes.append((fresh[:, None] * len(videos) + members[None, :]).ravel())
+    if not codes:
+        return set()
+    found = np.unique(np.concatenate(codes))
+    first, second = (x.tolist() for x in np.divmod(found, len(videos)))
+    named = ((videos[a].video_id, videos[b].video_id) for a, b in zip(first, second) if a != b)
+    return {(a, b) if a < b else (b, a) for a, b in named}

@@ -53,7 +53,7 @@ def _submit(cluster: spark_cluster.Cluster, archive: Path, job: str, *args: str)
 
 @pytest.mark.slow
 def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster, s3, corpus: Path,
-                                                                        tmp_path: Path):
+                                                                        manifest: dict, tmp_path: Path):
     from deltalake import DeltaTable
 
     from jobs.dist import build
@@ -78,8 +78,10 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
     assert bare.returncode == 2 and "executors cannot import sora_model" in bare.stdout + bare.stderr, bare.stdout[-3000:]
     assert "Traceback" not in bare.stdout + bare.stderr and not storage.exists(lake)
 
+    # Near-duplicates by the LSH join on the executors, the path of corpora too large for the driver's.
     curate = _submit(cluster, archive, "jobs/curate.py", "--conf-file", "conf/local.yaml",
-                     f"input_uri={s3.uri('cluster', 'raw', scheme='s3a')}", f"lake_uri={lake}", *TEST_OVERRIDES)
+                     f"input_uri={s3.uri('cluster', 'raw', scheme='s3a')}", f"lake_uri={lake}", *TEST_OVERRIDES,
+                     "near_dup.driver_max_videos=0")
     assert f"spark               {cluster.master_url} (2 cores)" in curate.stdout
     train = _submit(cluster, archive, "jobs/train.py", "--launcher", "spark", "--num-processes", "2",
                     "--conf-file", "conf/train/local.yaml", f"lake_uri={lake}", "run_id=cluster", *SMALL_MODEL)
@@ -115,6 +117,8 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
     assert {m["variant"] for m in models} == {"fp32", "onnx", "int8-dynamic"}
     assert all(m["uri"].startswith("s3a://lake/cluster/lake/models/cluster/") for m in models)
     assert tables["predictions"].num_rows > 0 and tables["clips"].num_rows > 0
+    near = [b["name"] for b in manifest["bad_files"] if b["expected_reason"] == "near_duplicate_of"]
+    assert near and tables["rejects"]["reason"].to_pylist().count("near_duplicate_of") == len(near)
     assert storage.is_file(storage.join(layout.training_run("cluster"), "comparison.png"))
     summary = json.loads(storage.read_text(storage.join(layout.uri("runs"), storage.list_dir(layout.uri("runs"))[0],
                                                         "summary.json")))

@@ -74,6 +74,28 @@ def test_exact_duplicates_keep_one_copy_and_name_it(first, manifest: dict):
     assert kept[0] == str(first["input"] / original)
 
 
+def test_near_duplicates_found_on_the_driver_are_the_rows_the_spark_lsh_join_finds(first, manifest: dict):
+    # The curated videos' real keyframe hashes: half stay in the lake, the other half come again as new files
+    # (unlabelled ones among them), with near copies (two bits flipped per hash) of some lake videos.
+    from pipelines.curate_stages import near_duplicates, near_duplicates_on_driver
+    from sora_model.video.signature import NearDupConfig
+
+    videos = first["tables"].read("videos").where(F.size("signature") > 0).withColumn(
+        "label", F.when(F.col("clip_count") % 2 == 0, F.lit(1)))
+    lake = videos.where(F.hash("video_id") % 2 == 0)
+    flip = F.transform("signature", lambda h: h.bitwiseXOR(F.lit(0x0100_0000_0000_0001)))
+    copies = lake.limit(3).select(F.concat(F.lit("copy-"), "video_id").alias("video_id"),
+                                  F.concat("uri", F.lit(".copy.mp4")).alias("uri"),
+                                  *[c for c in videos.columns if c not in ("video_id", "uri", "signature")],
+                                  flip.alias("signature"))
+    new = videos.where(F.hash("video_id") % 2 != 0).unionByName(copies)
+    lake_rows = [r.asDict() for r in lake.collect()]
+    for cfg in (NearDupConfig(), NearDupConfig(bands=4, min_match_frac=0.3, max_distance_bits=20)):
+        on_spark = near_duplicates(new, lake, cfg)
+        assert near_duplicates_on_driver(new, lake_rows, cfg) == on_spark
+        assert {r["video_id"] for r in on_spark} >= {r["video_id"] for r in copies.collect()}
+
+
 def test_truncated_video_is_kept_through_the_pyav_fallback(first):
     row = first["tables"].read("videos").where(F.col("uri").endswith("truncated_partial.mp4")).first()
     assert row is not None and row["decoder"] == "pyav" and row["clip_count"] > 0
