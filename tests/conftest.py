@@ -14,8 +14,10 @@ from tests import s3_server
 # Every JVM the tests start (the Spark session, spark-submit, a standalone cluster's master, workers and executors)
 # runs jobs of a few seconds on a few rows: HotSpot's optimizing compiler (C2) never pays back its compile time
 # there and competes with the work for the 2 cores. C1 alone cut a spark-submit of the test corpus from about 51
-# to 44 s. The jobs themselves run unchanged; a user's JVMs keep HotSpot's defaults.
-_JIT = "-XX:TieredStopAtLevel=1"
+# to 44 s. The jobs themselves run unchanged; a user's JVMs keep HotSpot's defaults. C1 alone also shrinks the
+# default code cache from 240 to 48 MB, which the session JVM that serves the whole integration run filled ("CodeCache
+# is full", then a fatal error that stopped its SparkContext): the tiered default size is kept.
+_JIT = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=240m"
 if _JIT not in os.environ.get("JAVA_TOOL_OPTIONS", ""):
     os.environ["JAVA_TOOL_OPTIONS"] = f"{os.environ.get('JAVA_TOOL_OPTIONS', '')} {_JIT}".strip()
 
