@@ -184,7 +184,13 @@ def require(backend: str) -> None:
     if backend != "torchcodec":
         return
     try:
-        from torchcodec.decoders import VideoDecoder  # noqa: F401 - loads FFmpeg's libraries, or fails to
+        import torchcodec
+        from torchcodec.decoders import VideoDecoder  # noqa: F401
+
+        # torchcodec imports without FFmpeg (it loads its libraries on import and keeps going when none load);
+        # every file would then fail to open and quietly go to PyAV.
+        if torchcodec.ffmpeg_major_version is None:
+            raise RuntimeError("it found no FFmpeg 4-8 shared libraries it could load")
     except (ImportError, RuntimeError, OSError) as e:
         first = str(e).strip().splitlines()[0][:200] if str(e).strip() else type(e).__name__
         raise ImportError(
