@@ -124,6 +124,7 @@ class CutDetector:
         if fast.any():
             both = np.partition(self._ring[rows[fast]].reshape(-1, 2, w, 3 * _BINS), self._mid, axis=2)
             med = both[:, :, self._mid[0]] + both[:, :, self._mid[1]]  # twice the medians
+            # signature_distance of the medians: the L1 of twice the medians over 2 * 2, per channel (3)
             out[fast] = np.abs(med[:, 0] - med[:, 1]).sum(axis=1) / (4 * 3)
         for i in np.flatnonzero(~fast):
             out[i] = self._distance(int(ts[i]), int(ts[i]) + w)
