@@ -262,10 +262,10 @@ def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) 
     better one (``SignedVideo.rank``): a lake video first, then a labelled one, the longer, the larger, the
     smaller URI.
 
-    Candidates come from an LSH join in Spark (videos sharing a whole band of one keyframe hash), so the work
-    grows with the corpus, not its square; the candidate pairs (few: re-encodes, not every pair of videos) are
-    then checked hash by hash on the driver (``choose_near_duplicates``). Chains are not merged: a video is
-    rejected when any better-ranked video matches it.
+    Candidates come from an LSH join in Spark (videos sharing a whole band of one keyframe hash, on the
+    executors); the candidate pairs are collected and checked hash by hash on the driver
+    (``choose_near_duplicates``; how many there are depends on ``NearDupConfig.bands``). Chains are not merged: a
+    video is rejected when any better-ranked video matches it.
     """
     width = 64 // cfg.bands
     mask = (1 << width) - 1
