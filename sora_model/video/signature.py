@@ -35,8 +35,8 @@ class NearDupConfig:
     driver_max_videos: int = 100_000
     """When this run's new files and the dataset's videos in the lake number at most this many, candidates are
     found on the driver (numpy over the hashes read with delta-rs: no Spark job, and a small increment costs
-    little whatever the lake); above it, by the LSH join in Spark. Both find the same candidates. 0: always
-    Spark."""
+    little whatever the lake); above it, by the LSH join in Spark. Both find the same candidates, and the driver
+    holds them either way (the join's are collected). 0: always Spark."""
 
     def __post_init__(self) -> None:
         if self.max_keyframes < 1 or not 0 <= self.max_distance_bits <= 64:
@@ -158,12 +158,17 @@ def _band_values(videos: Sequence[SignedVideo], count: int) -> list[tuple[np.nda
     return out
 
 
-def candidate_pairs(new: Sequence[SignedVideo], lake: Sequence[SignedVideo], count: int) -> set[tuple[str, str]]:
+def candidate_pairs(new: Sequence[SignedVideo], lake: Sequence[SignedVideo], count: int,
+                    chunk: int = 1 << 22) -> set[tuple[str, str]]:
     """Pairs of video ids (smaller first), not both from the lake, with a hash each that share a whole band of
     ``64 / count`` bits at the same position: the LSH candidates, found in numpy (the driver's path for small
-    runs; ``pipelines`` joins the same bands in Spark for large ones)."""
+    runs; ``pipelines`` joins the same bands in Spark for large ones). A pair that shares many bands is found
+    many times: the finds are made distinct every ``chunk`` of them, so memory follows the distinct pairs (what
+    the Spark join collects too), not the finds."""
     videos = [*new, *lake]
-    codes = []  # a * len(videos) + b for each pair of video indices (a new)
+    found = np.zeros(0, dtype=np.intp)  # a * len(videos) + b for each pair of video indices (a new)
+    pending: list[np.ndarray] = []
+    pending_size = 0
     for value, owner in _band_values(videos, count):
         # Runs of one band value: every two owners in a run share it. Only runs with a new video make pairs.
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
@@ -172,10 +177,11 @@ def candidate_pairs(new: Sequence[SignedVideo], lake: Sequence[SignedVideo], cou
         for start, end in zip(starts[has_new].tolist(), ends[has_new].tolist()):
             members = owner[start:end]
             fresh = members[members < len(new)]
-            codes.append((fresh[:, None] * len(videos) + members[None, :]).ravel())
-    if not codes:
-        return set()
-    found = np.unique(np.concatenate(codes))
+            pending.append((fresh[:, None] * len(videos) + members[None, :]).ravel())
+            pending_size += len(pending[-1])
+            if pending_size >= chunk:
+                found, pending, pending_size = np.unique(np.concatenate([found, *pending])), [], 0
+    found = np.unique(np.concatenate([found, *pending]))
     first, second = (x.tolist() for x in np.divmod(found, len(videos)))
     named = ((videos[a].video_id, videos[b].video_id) for a, b in zip(first, second) if a != b)
     return {(a, b) if a < b else (b, a) for a, b in named}

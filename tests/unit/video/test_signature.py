@@ -96,6 +96,7 @@ def test_candidates_are_the_pairs_sharing_a_band_at_one_position_never_two_lake_
         if {b for h in x.signature for b in bands(h, count)} & {b for h in y.signature for b in bands(h, count)}:
             expected.add((min(x.video_id, y.video_id), max(x.video_id, y.video_id)))
     assert got == expected and got  # planted copies make some pairs
+    assert candidate_pairs(new, lake, count, chunk=7) == expected  # made distinct many times on the way
     assert candidate_pairs(new, [], count) == {p for p in expected if not {*p} & {v.video_id for v in lake}}
 
 
