@@ -79,6 +79,8 @@ class CurateState:
     rejected_before: set[str] = field(default_factory=set)
     """URIs of new files the rejects table already names (a file replaced in place): if now curated, their
     rejects rows go."""
+    done_ids: Any = None  # a pyarrow Array
+    """Ids of the videos registered in the dataset before this version (``done_video_ids``), read once."""
     done_videos: DataFrame | None = None
     probed: DataFrame | None = None
     cleaned: Cleaned | None = None
@@ -108,7 +110,7 @@ class _AfterIngest(Stage):
 class Ingest(Stage):
     name, about = "ingest", "list the corpus, keep files the lake does not account for"
     reads = ("cfg", "layout", "version")
-    writes = ("new_files", "rejected_before")
+    writes = ("new_files", "rejected_before", "done_ids")
 
     def run(self, state: CurateState) -> None:
         cfg, s = state.cfg, state.summary
@@ -120,7 +122,7 @@ class Ingest(Stage):
         # In this process with delta-rs and pyarrow: the listing is here already, the lake's file keys are a few
         # columns, and a Spark query over Delta tables another writer (delta-rs) changed first replays their logs.
         root = state.layout.root
-        done_ids = done_video_ids(root, cfg.dataset, state.version)
+        done_ids = state.done_ids = done_video_ids(root, cfg.dataset, state.version)
         videos = delta.read_table(root, "videos", ["video_id", *FILE_KEY])
         rejects = delta.read_table(root, "rejects", FILE_KEY)
         done = [] if rejects is None else [rejects]
@@ -172,13 +174,13 @@ def _labels(cfg: CurateConfig) -> dict[str, str]:
 
 class Clean(_AfterIngest):
     name, about = "clean", "exact and near duplicates, labels"
-    reads = ("probed", "tables", "latest", "version", "staging", "new_files")
+    reads = ("probed", "tables", "latest", "version", "staging", "new_files", "done_ids")
     writes = ("cleaned", "done_videos")
 
     def run(self, state: CurateState) -> None:
         probed, spark, near_cfg = state.probed, state.spark, state.cfg.near_dup
         root = state.layout.root
-        done_ids = done_video_ids(root, state.cfg.dataset, state.version)
+        done_ids = state.done_ids
         # A small run reads the dataset's lake videos here with delta-rs (a few columns, no Spark job; a Spark
         # query would first replay the log of a table delta-rs wrote last) and finds near-duplicates in numpy.
         on_driver = len(done_ids) + len(state.new_files) <= near_cfg.driver_max_videos
