@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
+import ctypes
+import logging
 from typing import Any
 
+import pyarrow as pa
 import torch
 from torch.utils.data import IterableDataset, get_worker_info
 
 from sora_model.dataset.reader import EpochPlan, ReaderConfig, iter_batches, scan_row_groups
+
+logger = logging.getLogger(__name__)
+
+# glibc mallopt parameters (malloc.h).
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
+_worker_memory_kept = False
+
+
+def keep_freed_memory() -> None:
+    """In a DataLoader worker: keep freed memory for reuse instead of handing it back to the OS.
+
+    A worker frees each row group's buffers after its last row and allocates the next ones tens of milliseconds
+    later. Arrow's mimalloc (after 10 ms) and glibc (above its trim and mmap thresholds) give such memory back,
+    and every page of the next buffers then faults in again. That was most of a worker's read time on a
+    fault-heavy VM. So the worker's Arrow buffers come from glibc's malloc, told to keep what is freed: the
+    worker then holds the memory of its busiest moment (the row groups its shuffle buffer spans, and its batches
+    in flight). Only glibc has mallopt; elsewhere the allocators stay as they are.
+    """
+    global _worker_memory_kept
+    if _worker_memory_kept:
+        return
+    _worker_memory_kept = True
+    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    if mallopt is None:
+        return
+    pa.set_memory_pool(pa.system_memory_pool())
+    for param in (_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD):
+        if not mallopt(param, 2**30):
+            logger.debug("mallopt(%d) refused; freed memory may go back to the OS", param)
 
 
 def round_robin_counts(done: int, sizes: list[int]) -> tuple[list[int], int]:
@@ -61,6 +93,8 @@ class ShardDataset(IterableDataset):
     def __iter__(self):  # noqa: ANN204 - iterator of dict batches
         info = get_worker_info()
         worker, num_workers = (info.id, info.num_workers) if info else (0, 1)
+        if info:  # a worker process is the reader's own; the main process's allocators are the trainer's
+            keep_freed_memory()
         plan = EpochPlan(self.groups, self.cfg, self.epoch, self.world_size)
         sizes = [len(plan.worker_batches(self.rank, w, num_workers)) for w in range(num_workers)]
         taken, next_worker = round_robin_counts(self._resume_from, sizes)

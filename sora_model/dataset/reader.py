@@ -172,12 +172,22 @@ class EpochPlan:
         return g, position - int(self.offsets[g])
 
 
-class RowGroupCache:
-    """Reads row groups on demand, keeping each shard file open once; callers drop groups they are done with."""
+# Rows are read from a row group in pieces of about this many bytes. Arrow's allocator (mimalloc) hands buffers
+# above ~30 MB back to the OS when freed, so a whole 32 MB row group read at once lands in fresh memory every
+# time and faults in every page: that was 90 % of the read (0.26 s against 0.06 s for 600 MB in 2 MiB pieces).
+READ_PIECE_BYTES = 2 * 2**20
 
-    def __init__(self, columns: list[str], shards: ShardCache) -> None:
+
+class RowGroupCache:
+    """Reads row groups on demand, keeping each shard file open once; callers drop groups they are done with.
+
+    ``row_bytes`` (the frames' bytes per row) sizes the pieces a group is read in (``READ_PIECE_BYTES``).
+    """
+
+    def __init__(self, columns: list[str], shards: ShardCache, row_bytes: int) -> None:
         self.columns = columns
         self.shards = shards
+        self.rows_per_piece = max(1, READ_PIECE_BYTES // max(1, row_bytes))
         self._files: dict[str, pq.ParquetFile] = {}
 
     def read(self, group: RowGroup) -> pa.Table:
@@ -185,7 +195,11 @@ class RowGroupCache:
         if f is None:
             f = self._files[group.uri] = _open(group.uri, self.shards)
         try:
-            table = f.read_row_group(group.index, columns=self.columns)
+            pieces = f.iter_batches(batch_size=self.rows_per_piece, row_groups=[group.index], columns=self.columns,
+                                    use_threads=False)
+            batches = list(pieces)
+            table = (pa.Table.from_batches(batches) if batches
+                     else f.read_row_group(group.index, columns=self.columns))
         except (pa.ArrowInvalid, pa.ArrowIOError, OSError) as e:
             raise ShardError(f"shard {group.uri} row group {group.index} is unreadable: {e}") from e
         if table.num_rows != group.rows:
@@ -225,7 +239,7 @@ def iter_batches(groups: list[RowGroup], description: dict[str, Any], cfg: Reade
     last_use: dict[int, int] = {}
     for k, (g, _) in enumerate(located):
         last_use[g] = k
-    cache = RowGroupCache(["label", "aug_index", "frames"], cfg.shard_cache())
+    cache = RowGroupCache(["label", "aug_index", "frames"], cfg.shard_cache(), int(np.prod(shape)))
     loaded: dict[int, tuple[list[np.ndarray], np.ndarray, np.ndarray, np.ndarray]] = {}
     b = cfg.batch_size
     for start in range(0, len(located), b):
@@ -250,7 +264,7 @@ def iter_eval_batches(groups: list[RowGroup], description: dict[str, Any], batch
                       shards: ShardCache | None = None) -> Iterator[dict[str, np.ndarray]]:
     """Every row once, in storage order, for evaluation on one process (batches end at row-group ends)."""
     shape = list(description["frames"]["shape"])
-    cache = RowGroupCache(["label", "aug_index", "frames"], shards or ShardCache())
+    cache = RowGroupCache(["label", "aug_index", "frames"], shards or ShardCache(), int(np.prod(shape)))
     for group in groups:
         table = cache.read(group)
         views = frames_view(table, shape)

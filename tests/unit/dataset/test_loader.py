@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+import platform
+import subprocess
+import sys
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 import torch
 from torch.utils.data import DataLoader
@@ -46,3 +50,41 @@ def test_resume_mid_epoch_continues_without_repeating_or_skipping(tmp_path: Path
     resumed.load_state_dict(state)
     tail = _run(resumed, workers=workers)
     assert head + tail == full
+
+
+_FAULTS_PER_ROUND = """
+import resource, sys, time
+import numpy as np, pyarrow as pa
+from sora_model.dataset.loader import keep_freed_memory
+def one_round():  # what a worker allocates per row group: read pieces, a batch, a large Arrow buffer
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    bufs = [pa.allocate_buffer(2 * 2**20) for _ in range(16)] + [pa.allocate_buffer(40 * 2**20)]
+    for b in bufs:
+        np.frombuffer(b, np.uint8)[::4096] = 1
+    batch = np.empty(20 * 2**20, np.uint8)
+    batch[::4096] = 1
+    del bufs, batch
+    time.sleep(0.05)  # a worker waiting on its queue: longer than mimalloc's 10 ms before it gives memory back
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before
+if sys.argv[1] == "keep":
+    keep_freed_memory()
+print(min([one_round() for _ in range(6)][2:]))
+"""
+
+
+@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="keep_freed_memory only acts on glibc")
+def test_a_worker_reuses_freed_buffers_instead_of_faulting_in_fresh_pages():
+    def faults(mode: str) -> int:
+        out = subprocess.run([sys.executable, "-c", _FAULTS_PER_ROUND, mode], check=True, capture_output=True,
+                             text=True, cwd=Path(__file__).resolve().parents[3])
+        return int(out.stdout.split()[-1])
+
+    pages = 92 * 2**20 // 4096
+    assert faults("default") > pages // 10  # Arrow's large buffers come back fresh each round
+    assert faults("keep") < pages // 100
+
+
+def test_the_main_process_keeps_its_allocator(tmp_path: Path):
+    before = pa.default_memory_pool().backend_name
+    _run(ShardDataset(_write_shards(tmp_path, [12]), ReaderConfig(batch_size=4)), workers=0)
+    assert pa.default_memory_pool().backend_name == before

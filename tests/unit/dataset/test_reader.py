@@ -109,3 +109,26 @@ def test_eval_batches_cover_every_row_once_in_order(uneven):
     groups, desc = scan_row_groups(uneven)
     labels = [int(x) for b in iter_eval_batches(groups, desc, 6) for x in b["label"]]
     assert labels == list(range(125))
+
+
+@pytest.mark.parametrize("rows_per_piece", [1, 2, 3])
+def test_row_groups_read_in_pieces_give_the_same_rows(uneven, monkeypatch, rows_per_piece: int):
+    from sora_model.dataset import reader
+    from sora_model.dataset.reader import RowGroupCache, frames_view, iter_eval_batches
+    from sora_model.dataset.shard_cache import ShardCache
+
+    groups, desc = scan_row_groups(uneven)
+    whole = [iter_batches(groups, desc, ReaderConfig(batch_size=5), 2, 0, 1), iter_eval_batches(groups, desc, 6)]
+    whole = [[{k: v.copy() for k, v in b.items()} for b in batches] for batches in whole]
+    monkeypatch.setattr(reader, "READ_PIECE_BYTES", rows_per_piece * ROW_BYTES)
+    table = RowGroupCache(["label", "frames"], ShardCache(), ROW_BYTES).read(groups[1])
+    assert table.column("frames").num_chunks == -(-groups[1].rows // rows_per_piece)
+    frames = np.concatenate(frames_view(table, SHAPE))
+    assert frames[:, 0, 0, 0, 0].tolist() == [x % 251 for x in table.column("label").to_pylist()]
+    pieces = [iter_batches(groups, desc, ReaderConfig(batch_size=5), 2, 0, 1), iter_eval_batches(groups, desc, 6)]
+    for got, want in zip(pieces, whole):
+        got = list(got)
+        assert len(got) == len(want)
+        for g, w in zip(got, want):
+            assert g.keys() == w.keys()
+            assert all(np.array_equal(g[k], w[k]) for k in g)
