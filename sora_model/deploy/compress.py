@@ -321,7 +321,20 @@ def quantize_static_int8(onnx_path: str | Path, out_path: str | Path, calibratio
     with _quiet(""):
         quantize_static(str(onnx_path), str(out_path), _Reader(), quant_format=QuantFormat.QOperator,
                         per_channel=True, activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
-                        op_types_to_quantize=["Conv", "MatMul", "Gemm"])
+                        op_types_to_quantize=["Conv", "MatMul", "Gemm"],
+                        nodes_to_exclude=fixed_filter_convs(onnx_path))
+
+
+def fixed_filter_convs(onnx_path: str | Path) -> list[str]:
+    """Names of the convolutions over one input channel: the motion cue's box blur and gradients on the grey
+    picture, fixed filters rather than learned layers. They stay fp32: the cue multiplies differences between
+    blurred frames, which 8-bit steps of 1/255 would mostly erase, and they cost about 0.04 ms."""
+    import onnx
+
+    graph = onnx.load(str(onnx_path)).graph
+    channels = {init.name: list(init.dims) for init in graph.initializer}
+    return [node.name for node in graph.node if node.op_type == "Conv" and len(node.input) > 1
+            and len(channels.get(node.input[1], [])) == 4 and channels[node.input[1]][1] == 1]
 
 
 def quantized_layer_bytes(path: str | Path) -> dict[str, int]:

@@ -63,6 +63,25 @@ class ModelConfig:
             raise ValueError(f"dropout must be in [0, 1), got {self.dropout}")
 
 
+def box_blur(images: torch.Tensor, side_px: int) -> torch.Tensor:
+    """Mean over the ``side_px`` x ``side_px`` window around each pixel of [N, 1, H, W] images, over the pixels of
+    the window inside the image.
+
+    Window sums as two 1-D convolutions (a row, then a column of ones) divided by the same sums over an image of
+    ones, which count the window's pixels inside the image: the numbers of a 2-D average pool that leaves the
+    padding out, at 2k instead of k^2 additions per pixel, on the runtimes' fast convolution. ONNX Runtime's 7x7
+    AveragePool was more than half of the demo model's time at batch 1 (0.53 of about 1 ms), in every
+    compressed variant too; this takes 0.04 ms.
+    """
+    pad = side_px // 2
+    row, column = images.new_ones(1, 1, 1, side_px), images.new_ones(1, 1, side_px, 1)
+
+    def sums(x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.conv2d(nn.functional.conv2d(x, row, padding=(0, pad)), column, padding=(pad, 0))
+
+    return sums(images) / sums(torch.ones_like(images[:1]))
+
+
 def _block(c_in: int, c_out: int) -> nn.Sequential:
     return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1, bias=False), nn.BatchNorm2d(c_out),
                          nn.ReLU(inplace=True), nn.MaxPool2d(2))
@@ -112,8 +131,7 @@ class SoraModel(nn.Module):
         if t < 2:
             return flow
         k = self.cfg.flow_blur_px
-        grey = nn.functional.avg_pool2d(x.mean(dim=2).reshape(b * t, 1, h, w), k, stride=1, padding=k // 2,
-                                        count_include_pad=False).view(b, t, h, w)
+        grey = box_blur(x.mean(dim=2).reshape(b * t, 1, h, w), k).view(b, t, h, w)
         change = grey[:, 1:] - grey[:, :-1]
         middle = nn.functional.pad((grey[:, 1:] + grey[:, :-1]).reshape(-1, 1, h, w) / 2, (1, 1, 1, 1),
                                    mode="replicate")

@@ -11,6 +11,7 @@ from sora_model.deploy.compress import (
     export_onnx,
     finalize_pruning,
     fit,
+    fixed_filter_convs,
     magnitude_prune,
     onnx_max_abs_diff,
     parameter_count,
@@ -106,6 +107,19 @@ def test_onnx_export_matches_pytorch_and_int8_variants_run(tmp_path):
                                )[0].shape == (batch, 4)
     q = quantized_layer_bytes(tmp_path / "static.onnx")
     assert q["quantized_params"] > 0 and q["fp32_bytes"] / q["int8_bytes"] > 3.0
+
+
+def test_int8_static_keeps_the_motion_cue_filters_in_fp32(tmp_path):
+    import onnx
+
+    model = _model()
+    export_onnx(model, tmp_path / "model.onnx", SHAPE)
+    fixed = fixed_filter_convs(tmp_path / "model.onnx")
+    assert len(fixed) == 3  # the blur's row and column, the gradients
+    quantize_static_int8(tmp_path / "model.onnx", tmp_path / "static.onnx",
+                         iter([_clips(8, seed=s).numpy() for s in range(4)]))
+    ops = [n.op_type for n in onnx.load(str(tmp_path / "static.onnx")).graph.node]
+    assert ops.count("Conv") == 3 and ops.count("QLinearConv") == len(model.cfg.widths)
 
 
 def test_config_refuses_unknown_variants_and_bad_sparsity():

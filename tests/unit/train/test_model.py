@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from sora_model.train.model import ModelConfig, SoraModel
+from sora_model.train.model import ModelConfig, SoraModel, box_blur
 
 
 def _clips(b: int = 2, t: int = 8, side: int = 32, seed: int = 0) -> torch.Tensor:
@@ -76,6 +76,15 @@ def test_normal_flow_points_the_way_the_object_moves(dx, dy, channel, sign):
     # The same pictures with their colours swapped (dark object on light ground) move the same way.
     inverted = model._normal_flow(1 - x)[:, 1:, channel].sum().item()
     assert inverted * sign > 0
+
+
+@pytest.mark.parametrize("side_px,height,width", [(1, 8, 8), (3, 9, 5), (7, 32, 32), (7, 4, 11), (9, 3, 3)])
+def test_box_blur_is_the_average_over_the_window_inside_the_image(side_px: int, height: int, width: int):
+    images = torch.rand(6, 1, height, width, generator=torch.Generator().manual_seed(side_px))
+    pooled = torch.nn.functional.avg_pool2d(images, side_px, stride=1, padding=side_px // 2, count_include_pad=False)
+    assert torch.allclose(box_blur(images, side_px), pooled, atol=1e-6)
+    corner = images[0, 0, :side_px // 2 + 1, :side_px // 2 + 1].mean()  # the window's part inside, at (0, 0)
+    assert torch.isclose(box_blur(images, side_px)[0, 0, 0, 0], corner, atol=1e-6)
 
 
 def test_motion_channels_can_be_turned_off():
