@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 import yaml
+from torch import nn
 from torch.utils.data import DataLoader
 
 from sora_model import config as config_lib
@@ -31,6 +32,7 @@ from sora_model.deploy.compress import (
     finalize_pruning,
     fit,
     magnitude_prune,
+    new_student,
     onnx_max_abs_diff,
     onnx_parameter_count,
     parameter_count,
@@ -38,7 +40,6 @@ from sora_model.deploy.compress import (
     quantize_static_int8,
     quantized_layer_bytes,
     sparsity_of,
-    student_config,
 )
 from sora_model.deploy.evaluation import quality, speed, split_arrays
 from sora_model.deploy.variants import load_predictor, load_torch_model
@@ -120,6 +121,20 @@ class CompressRun:
             if n >= self.cfg.calibration_clips:
                 break
         return out
+
+    def _val_accuracy(self) -> Callable[[nn.Module], float] | None:
+        """Accuracy on the validation split, by which a distilled student keeps its best epoch (its accuracy
+        at the last epoch swung by 15 points between seeds on the demo); None when the dataset has no val rows."""
+        if not self.dataset.shards.get("val"):
+            logger.info("no validation rows: the distilled student keeps its last epoch")
+            return None
+        frames, labels = (torch.from_numpy(a) for a in split_arrays(self.dataset, "val"))
+
+        def accuracy(model: nn.Module) -> float:
+            preds = torch.cat([model(frames[i:i + 256]).argmax(1) for i in range(0, len(frames), 256)])
+            return float((preds == labels).float().mean())
+
+        return accuracy
 
     # --- writing ---------------------------------------------------------------------------------------------
     def _write(self, name: str, fmt: ModelFormat, write_model: Callable[[str], dict[str, Any] | None],
@@ -203,10 +218,10 @@ class CompressRun:
             logger.info("variant distilled: student widths %s, %d epochs (T=%g, alpha=%g)", list(d.widths),
                         d.epochs, d.temperature, d.alpha)
             seed_everything(cfg.seed)
-            student = SoraModel(student_config(self.teacher.cfg, d))
+            student = new_student(self.teacher, d)
             per_epoch, steps = self._batches(d.batch_size)
             fit(student, per_epoch, d.epochs, d.lr, steps, transform=self.symmetries, teacher=self.teacher,
-                temperature=d.temperature, alpha=d.alpha, schedule=True)
+                temperature=d.temperature, alpha=d.alpha, schedule=True, score=self._val_accuracy())
             made.append(self._save_torch("distilled", student, {"temperature": d.temperature, "alpha": d.alpha}))
         return made
 

@@ -12,7 +12,9 @@ from sora_model.deploy.compress import (
     finalize_pruning,
     fit,
     fixed_filter_convs,
+    keep_channels,
     magnitude_prune,
+    new_student,
     onnx_max_abs_diff,
     parameter_count,
     quantize_dynamic_int8,
@@ -88,6 +90,39 @@ def test_distillation_moves_the_student_towards_the_teacher():
                  alpha=0.5)
     assert losses[-1] < losses[0]
     assert (student(clips).argmax(1) == target).float().mean() > max(0.9, float(before))
+
+
+def test_the_student_starts_from_the_teachers_strongest_channels():
+    teacher = _model()
+    cfg = DistillConfig(widths=(4, 8), embed_dim=8, heads=2)
+    student, pruned = new_student(teacher, cfg), keep_channels(teacher, (4, 8))
+    blocks = [k for k in pruned.state_dict() if k.startswith("frame_cnn.0.") or k.startswith("frame_cnn.1.")]
+    assert blocks and all(torch.equal(student.state_dict()[k], pruned.state_dict()[k]) for k in blocks)
+    assert student.cfg.embed_dim == 8 and student(_clips(2)).shape == (2, 4)
+    fresh = new_student(teacher, DistillConfig(widths=(4, 8), embed_dim=8, heads=2, init_from_teacher=False))
+    assert not torch.equal(fresh.frame_cnn[0][0].weight, pruned.frame_cnn[0][0].weight)
+    wider = new_student(teacher, DistillConfig(widths=(4, 64), embed_dim=8, heads=2))  # wider than the teacher
+    assert wider.cfg.widths == (4, 64)
+    with pytest.raises(ValueError, match="do not fit"):
+        keep_channels(teacher, (4, 64))
+
+
+def test_fit_with_a_score_keeps_the_best_epoch_the_later_on_a_tie():
+    model = _model()
+    clips = _clips(8, seed=4)
+    labels = torch.arange(8) % 4
+    scores, seen = iter([0.2, 0.7, 0.4, 0.7, 0.1]), []
+
+    def score(m: torch.nn.Module) -> float:
+        assert not m.training  # scored as it will be used
+        seen.append({k: v.clone() for k, v in m.state_dict().items()})
+        return next(scores)
+
+    fit(model, lambda epoch: [{"frames": clips, "label": labels}], epochs=5, lr=1e-2, steps_per_epoch=1,
+        score=score)
+    kept = model.state_dict()
+    assert all(torch.equal(kept[k], seen[3][k]) for k in kept)  # epoch 4 ties epoch 2: the later one
+    assert not all(torch.equal(kept[k], seen[4][k]) for k in kept)  # not simply the last
 
 
 def test_onnx_export_matches_pytorch_and_int8_variants_run(tmp_path):
