@@ -125,12 +125,12 @@ class _DecordSource:
         for width in (width_px, width_px + 1, width_px + 2):
             self.vr = decord.VideoReader(path, ctx=decord.cpu(0), width=width, height=height_px,
                                          num_threads=threads)
-            first = self.vr.next().asnumpy() if len(self.vr) else None
-            self.vr.seek(0)
-            if first is None or first.shape == (height_px, width, 3):
+            # Kept as the first frame frames() yields: seeking back to it cost a restart of the decoder per video.
+            self.first = self.vr.next().asnumpy() if len(self.vr) else None
+            if self.first is None or self.first.shape == (height_px, width, 3):
                 break
         else:
-            raise ValueError(f"decord returns frames of shape {first.shape} for {width_px}x{height_px} output")
+            raise ValueError(f"decord returns frames of shape {self.first.shape} for {width_px}x{height_px} output")
         self.frame_count = len(self.vr)
         try:  # presentation times from the index: variable frame rates are placed by them
             self.pts: np.ndarray | None = self.vr.get_frame_timestamp(np.arange(self.frame_count))[:, 0]
@@ -142,7 +142,10 @@ class _DecordSource:
         i = 0
         try:
             for i in range(self.frame_count):
-                frame = self.vr.next().asnumpy()
+                if i == 0:
+                    frame, self.first = self.first, None
+                else:
+                    frame = self.vr.next().asnumpy()
                 yield (float(self.pts[i]) if self.pts is not None else None), frame
         except StopIteration:
             return
