@@ -33,7 +33,10 @@ def keep_freed_memory() -> None:
     if _worker_memory_kept:
         return
     _worker_memory_kept = True
-    mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    try:
+        mallopt = getattr(ctypes.CDLL(None), "mallopt", None)
+    except (OSError, TypeError):  # no handle on the process's own symbols (Windows)
+        mallopt = None
     if mallopt is None:
         return
     pa.set_memory_pool(pa.system_memory_pool())
