@@ -46,8 +46,9 @@ def _ablation_line(val: dict, shuffled: dict) -> str:
     return line
 
 
-def train_ranks(cfg) -> dict | None:  # noqa: ANN001
-    """Body of one rank (torchrun or TorchDistributor sets RANK/WORLD_SIZE); rank 0 returns the run's results."""
+def train_ranks(cfg, every_rank: bool = False) -> dict | None:  # noqa: ANN001
+    """Body of one rank (torchrun or TorchDistributor sets RANK/WORLD_SIZE); rank 0 returns the run's results,
+    and with ``every_rank`` every rank returns rank 0's."""
     import torch
     import torch.distributed as dist
 
@@ -72,13 +73,18 @@ def train_ranks(cfg) -> dict | None:  # noqa: ANN001
             logger.info("run %s: %d ranks on %s, %d steps/epoch, dataset %s v%d", run_id, world_size, device,
                         trainer.steps_per_epoch, trainer.dataset.name, trainer.dataset.version)
         history = trainer.fit()
-        ablation = trainer.temporal_ablation() if rank == 0 and history else None
+        result = None
+        if rank == 0:
+            ablation = trainer.temporal_ablation() if history else None
+            result = {"run_id": run_id, "last": history[-1] if history else None, "ablation": ablation}
+        if every_rank and world_size > 1:
+            box = [result]
+            dist.broadcast_object_list(box, src=0)
+            result = box[0]
     finally:
         if world_size > 1:
             dist.destroy_process_group()
-    if rank != 0:
-        return None
-    return {"run_id": run_id, "last": history[-1] if history else None, "ablation": ablation}
+    return result
 
 
 def _spark_rank(cfg_tree: dict, log_level: str) -> dict | None:
@@ -86,7 +92,9 @@ def _spark_rank(cfg_tree: dict, log_level: str) -> dict | None:
     from sora_model.train.loop import TrainConfig
 
     setup_logging(log_level)
-    return train_ranks(config_lib.build(TrainConfig, cfg_tree))
+    # In local mode TorchDistributor keeps the return value of whichever rank writes it last, not rank 0's: a
+    # rank that returned None after rank 0 failed the run (seen under load).
+    return train_ranks(config_lib.build(TrainConfig, cfg_tree), every_rank=True)
 
 
 def report(result: dict) -> None:
