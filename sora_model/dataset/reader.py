@@ -267,11 +267,9 @@ def iter_eval_batches(groups: list[RowGroup], description: dict[str, Any], batch
     cache = RowGroupCache(["label", "aug_index", "frames"], shards or ShardCache(), int(np.prod(shape)))
     for group in groups:
         table = cache.read(group)
-        views = frames_view(table, shape)
-        frames = views[0] if len(views) == 1 else np.concatenate(views)
+        frames = np.concatenate(frames_view(table, shape))  # one copy out of the Arrow buffers, whatever the pieces
         labels = table.column("label").to_numpy().astype(np.int64)
         augs = table.column("aug_index").to_numpy().astype(np.int64)
         for start in range(0, table.num_rows, batch_size):
             stop = start + batch_size
-            yield {"frames": np.array(frames[start:stop]), "label": labels[start:stop],
-                   "aug_index": augs[start:stop]}
+            yield {"frames": frames[start:stop], "label": labels[start:stop], "aug_index": augs[start:stop]}

@@ -48,6 +48,7 @@ from sora_model.lake.card import CARD_FILE, MODEL_FILES, ModelFormat, read_card,
 from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
 from sora_model.tracking import flat_params, tracked
 from sora_model.train.loop import TrainConfig, seed_everything
+from sora_model.train.loop import evaluate as evaluate_split
 from sora_model.train.model import SoraModel
 from sora_model.train.symmetries import LabelSymmetries
 
@@ -123,18 +124,13 @@ class CompressRun:
         return out
 
     def _val_accuracy(self) -> Callable[[nn.Module], float] | None:
-        """Accuracy on the validation split, by which a distilled student keeps its best epoch (its accuracy
-        at the last epoch swung by 15 points between seeds on the demo); None when the dataset has no val rows."""
+        """Validation accuracy as training measures it (``evaluate_split``), by which a distilled student keeps its best
+        epoch (its accuracy at the last epoch swung by 15 points between seeds on the demo); None when the dataset
+        has no val rows."""
         if not self.dataset.shards.get("val"):
             logger.info("no validation rows: the distilled student keeps its last epoch")
             return None
-        frames, labels = (torch.from_numpy(a) for a in split_arrays(self.dataset, "val"))
-
-        def accuracy(model: nn.Module) -> float:
-            preds = torch.cat([model(frames[i:i + 256]).argmax(1) for i in range(0, len(frames), 256)])
-            return float((preds == labels).float().mean())
-
-        return accuracy
+        return lambda model: float(evaluate_split(model, self.dataset, "val", 256, torch.device("cpu"))["accuracy"])
 
     # --- writing ---------------------------------------------------------------------------------------------
     def _write(self, name: str, fmt: ModelFormat, write_model: Callable[[str], dict[str, Any] | None],

@@ -139,12 +139,10 @@ class _DecordSource:
         self.error = ""
 
     def frames(self) -> Iterator[tuple[float | None, np.ndarray]]:
-        i = 0
+        i, frame = 0, self.first
         try:
             for i in range(self.frame_count):
-                if i == 0:
-                    frame, self.first = self.first, None
-                else:
+                if i:
                     frame = self.vr.next().asnumpy()
                 yield (float(self.pts[i]) if self.pts is not None else None), frame
         except StopIteration:
