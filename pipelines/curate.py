@@ -3,7 +3,7 @@
 Plan of one run (the stages are listed in ``curate_stages.STAGES``):
   ingest    list every entry (driver, names only); drop those the lake already accounts for (same uri, size, mtime)
   probe     executors hash and probe each new file and apply the per-file gate -> staging Parquet (runs once)
-  clean     exact duplicates by sha256 and near-duplicates by keyframe hashes (in this run and against the
+  clean     exact duplicates by sha256 and near-duplicates by frame hashes (in this run and against the
             lake); labels joined
   decode    executors clip, decode, augment and write shards per task attempt -> staging Parquet (runs once)
   tables    MERGE rejects, videos, clips
@@ -73,7 +73,7 @@ class CurateConfig:
     split: SplitConfig = field(default_factory=SplitConfig)
     shard: ShardConfig = field(default_factory=ShardConfig)
     near_dup: NearDupConfig = field(default_factory=NearDupConfig)
-    """Near-duplicate videos (same pictures re-encoded, resized, trimmed): keyframe signatures and an LSH join."""
+    """Near-duplicate videos (same pictures re-encoded, resized, trimmed): frame signatures and an LSH join."""
     quality: QualityConfig = field(default_factory=QualityConfig)
     """Pixel quality filters per clip (thresholds; a filtered clip is recorded in clips with its reason)."""
     lock: LockConfig = field(default_factory=LockConfig)

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.window import Window
@@ -157,8 +157,7 @@ class Probe(_AfterIngest):
         files = state.spark.createDataFrame(state.new_files, FILE_SCHEMA)
         state.probed, _ = executors.run_to_staging(
             files, state.partitions(len(state.new_files)),
-            executors.probe_partition(state.cfg.clean, state.cfg.near_dup.max_keyframes
-                                      if state.cfg.near_dup.enabled else 0),
+            executors.probe_partition(state.cfg.clean, state.cfg.near_dup if state.cfg.near_dup.enabled else None),
             row_schemas.PROBED, storage.join(state.staging, "probed"))
 
 
@@ -243,7 +242,7 @@ def _near_rejects(chosen: dict[str, tuple[SignedVideo, float]], files: dict[str,
     FILE_KEY."""
     return [{**{k: files[vid][k] for k in FILE_KEY}, "video_id": vid, "reject_stage": "clean",
              "reject_reason": reasons.NEAR_DUPLICATE_OF,
-             "reject_detail": f"near-duplicate of {winner.uri}: {frac:.0%} of keyframes match"}
+             "reject_detail": f"near-duplicate of {winner.uri}: {frac:.0%} of sampled frames match"}
             for vid, (winner, frac) in sorted(chosen.items())]
 
 
@@ -254,9 +253,18 @@ def near_duplicates_on_driver(new: DataFrame, lake_rows: list[dict[str, Any]],
     rows = {r["video_id"]: r for r in new.select(*_SIGNED_COLUMNS, "label").collect()}
     fresh = [_signed(r, in_lake=False, labelled=r["label"] is not None) for r in rows.values()]
     lake = [_signed(r, in_lake=True, labelled=True) for r in lake_rows if r["signature"]]
-    pairs = candidate_pairs(fresh, lake, cfg.bands)
+    pairs = candidate_pairs(fresh, lake, cfg.bands, cfg.band_frames)
     chosen = choose_near_duplicates(pairs, {v.video_id: v for v in (*fresh, *lake)}, cfg)
     return _near_rejects(chosen, rows)
+
+
+def _anchors(column: str, count: int) -> Column:
+    """``signature.evenly(column, count)`` as a Spark expression: the same anchors the driver's path takes."""
+    if count == 1:
+        return F.slice(column, 1, 1)
+    n = f"size({column})"
+    return F.expr(f"IF({n} <= {count}, {column}, "
+                  f"transform(sequence(0, {count - 1}), i -> {column}[div(i * ({n} - 1), {count - 1})]))")
 
 
 def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) -> list[dict[str, Any]]:
@@ -264,7 +272,7 @@ def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) 
     better one (``SignedVideo.rank``): a lake video first, then a labelled one, the longer, the larger, the
     smaller URI.
 
-    Candidates come from an LSH join in Spark (videos sharing a whole band of one keyframe hash, on the
+    Candidates come from an LSH join in Spark (videos sharing a whole band of one anchor hash, on the
     executors); the candidate pairs are collected and checked hash by hash on the driver
     (``choose_near_duplicates``; how many there are depends on ``NearDupConfig.bands``). Chains are not merged: a
     video is rejected when any better-ranked video matches it.
@@ -276,7 +284,7 @@ def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) 
             *_SIGNED_COLUMNS, F.lit(True).alias("in_lake"), F.lit(True).alias("labelled")))
     keys = F.array(*[F.lit(i << 32) + F.shiftrightunsigned("h", i * width).bitwiseAND(mask)
                      for i in range(cfg.bands)])
-    bands = videos.select("video_id", "in_lake", F.explode("signature").alias("h")) \
+    bands = videos.select("video_id", "in_lake", F.explode(_anchors("signature", cfg.band_frames)).alias("h")) \
         .select("video_id", "in_lake", F.explode(keys).alias("band")).distinct()
     a, b = bands.alias("a"), bands.alias("b")
     pairs = a.join(b, (F.col("a.band") == F.col("b.band")) & (F.col("a.video_id") < F.col("b.video_id"))

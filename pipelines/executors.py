@@ -21,6 +21,7 @@ from sora_model.dataset.split import SplitConfig
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
+from sora_model.video.signature import NearDupConfig
 
 PartitionFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
@@ -43,7 +44,7 @@ def stage_rows(rows: DataFrame, uri: str) -> Staged:
     return Staged.of(uri)
 
 
-def probe_partition(clean_cfg: CleanConfig, signature_keyframes: int = 0) -> PartitionFn:
+def probe_partition(clean_cfg: CleanConfig, near_dup: NearDupConfig | None = None) -> PartitionFn:
     """Listed files -> PROBED rows (hash, probe facts, per-file gate, near-duplicate signature)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -53,7 +54,7 @@ def probe_partition(clean_cfg: CleanConfig, signature_keyframes: int = 0) -> Par
             out = []
             for file in batch.to_pylist():
                 start = time.perf_counter()
-                result = probe_video(file["uri"], clean_cfg, signature_keyframes)
+                result = probe_video(file["uri"], clean_cfg, near_dup)
                 out.append(row_schemas.probed_record(file, result, time.perf_counter() - start))
             yield pa.RecordBatch.from_pylist(out, schema=row_schemas.PROBED)
 

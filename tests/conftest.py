@@ -63,7 +63,7 @@ def s3(tmp_path_factory: pytest.TempPathFactory):  # noqa: ANN201 - yields an S3
 
 @pytest.fixture(scope="session")
 def footage() -> dict[str, Path]:
-    """Real sample videos that Debian packages ship (fetched from the Debian mirror once, pinned by sha256)."""
-    from sora_model.video.footage import real_footage
+    """Four real sample videos that Debian packages ship (fetched from the Debian mirror once, pinned by sha256)."""
+    from sora_model.evalset.footage import real_footage
 
     return real_footage()

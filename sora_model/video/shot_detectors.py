@@ -41,9 +41,14 @@ def require(cut_detector: str) -> None:
 
 
 def prepare(cfg: ClipConfig) -> Iterator[None]:
-    """Import (and for TransNetV2 load) the selected detector in this process, so the first video's decoding is
-    not charged for it. A generator function, to run in the decoding process like the decoding itself."""
-    if cfg.mode == "shots" and cfg.cut_detector != "sora":
+    """Import and load the selected detector in this process (this project's network, or TransNetV2), so the first
+    video's decoding is not charged for it and a detector that cannot load stops the job instead of every video.
+    A generator function, to run in the decoding process like the decoding itself."""
+    if cfg.mode == "shots" and cfg.cut_detector == "sora":
+        from sora_model.video.shots import default_model
+
+        default_model()
+    elif cfg.mode == "shots":
         require(cfg.cut_detector)
         if cfg.cut_detector == "transnetv2":
             _transnet()

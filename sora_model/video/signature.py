@@ -1,7 +1,13 @@
-"""Perceptual signatures of whole videos, for near-duplicate detection: a 64-bit DCT hash (pHash) of each
-keyframe. Keyframes alone decode at a small fraction of the cost of every frame, so the probe stage can afford
-them; a re-encode, a resize, a trim or another bitrate keeps the pictures, hence the hashes within a few bits.
-Two videos are near-duplicates when most keyframes of the shorter one find a close hash in the other."""
+"""Perceptual signatures of whole videos, for near-duplicate detection: a 64-bit DCT hash (pHash) of a frame every
+``sample_every_s``, taken after black bars are cut off and only where the picture has contrast.
+
+A re-encode, another codec, a resize, a small crop, a trim or a speed change keeps the pictures, hence hashes
+within a few bits of the original's at nearby instants; sampling by time (not keyframes) makes that hold whatever
+keyframes either encoder chose. Bars are cut first, so a letterboxed copy hashes like its original. A black, blank
+or near-uniform frame (an intro, a fade, a flash) shows nothing that tells one video from another: it gets no
+hash, so two distinct videos never match on it. Two videos are near-duplicates when most hashes of the shorter
+signature find a close hash in the other.
+"""
 
 from __future__ import annotations
 
@@ -11,27 +17,41 @@ from dataclasses import dataclass
 import numpy as np
 
 HASH_SIDE = 32
-"""Frames are reduced to HASH_SIDE x HASH_SIDE grey before the DCT."""
+"""Frames are reduced to HASH_SIDE x HASH_SIDE grey (area averages) before the DCT."""
 _LOW = 8  # the 8x8 lowest frequencies (bar the DC term) make the hash
+_GREY_SIDE = 96  # the decoder scales each sampled frame to this square before bars are found
+MIN_CONTRAST = 6.0
+"""A sampled frame whose HASH_SIDE x HASH_SIDE grey picture varies less than this (standard deviation, 0-255) is
+blank, uniform or nearly so, and gets no hash."""
+_BAR_LUMA, _BAR_FLAT = 24.0, 6.0  # a bar row: darker than this on average and flatter than this
+_MAX_BARS = 0.35  # bars cover at most this share of either side; darker pictures are content, not bars
 
 
 @dataclass(frozen=True, kw_only=True)
 class NearDupConfig:
     enabled: bool = True
-    """Find near-duplicate videos (re-encoded, resized, trimmed, another bitrate) and reject all but one."""
-    max_keyframes: int = 64
-    """Keyframe hashes kept per video (spread evenly over it)."""
+    """Find near-duplicate videos (re-encoded, resized, cropped, trimmed, sped up, another bitrate or codec, bars
+    added, damaged) and reject all but one."""
+    sample_every_s: float = 0.25
+    """A frame is hashed every this many seconds (every frame is decoded: the probe stage's dearest work)."""
+    max_frames: int = 256
+    """Hashes kept per video (spread evenly over it)."""
     max_distance_bits: int = 10
-    """Two keyframe hashes match when they differ in at most this many of their 64 bits."""
-    min_match_frac: float = 0.6
+    """Two frame hashes match when they differ in at most this many of their 64 bits."""
+    min_match_frac: float = 0.5
     """Videos are near-duplicates when at least this share of the shorter signature's hashes match one of the
-    other's."""
-    bands: int = 8
-    """LSH bands: videos become candidates when one of their hashes shares a whole 64/bands-bit band with one of
-    the other's; each candidate pair is then compared hash by hash. Two hashes fewer than ``bands`` bits apart
-    always share a band, and a re-encoded copy has many keyframes that close. Narrow bands also meet by chance:
-    with 8, unrelated videos of 64 keyframes almost always share one (41 % of the pairs of a synthetic lake with
-    about 4 keyframes a video did), so the comparisons grow with the square of the corpus."""
+    other's (and at least ``min_matches`` do). Set on the tuning half of the evaluation footage (README,
+    near-duplicates)."""
+    min_matches: int = 2
+    """Matching hashes a pair needs whatever the share: one frame alike is no evidence that two videos are."""
+    bands: int = 2
+    """LSH bands: videos become candidates when an anchor hash of one (see ``band_frames``) shares a whole
+    64/bands-bit band with an anchor hash of the other; each candidate pair is then compared hash by hash. A copy
+    has many frames whose hashes differ in a bit or two, so whole 32-bit halves meet; unrelated videos meet by
+    chance about once in 2^31 anchor pairs, so the comparisons grow with the corpus, not its square (measured in
+    bench/near_dups.py). Narrower bands (4, 8) find a little more and cost quadratically more."""
+    band_frames: int = 32
+    """Anchors per video for the LSH bands: this many of its hashes, spread evenly."""
     driver_max_videos: int = 100_000
     """When this run's new files and the dataset's videos in the lake number at most this many, candidates are
     found on the driver (numpy over the hashes read with delta-rs: no Spark job, and a small increment costs
@@ -39,15 +59,21 @@ class NearDupConfig:
     holds them either way (the join's are collected). 0: always Spark."""
 
     def __post_init__(self) -> None:
-        if self.max_keyframes < 1 or not 0 <= self.max_distance_bits <= 64:
-            raise ValueError(f"max_keyframes must be >= 1 and max_distance_bits in [0, 64], got "
-                             f"{self.max_keyframes}, {self.max_distance_bits}")
+        if self.max_frames < 1 or not 0 <= self.max_distance_bits <= 64:
+            raise ValueError(f"max_frames must be >= 1 and max_distance_bits in [0, 64], got "
+                             f"{self.max_frames}, {self.max_distance_bits}")
+        if self.sample_every_s <= 0:
+            raise ValueError(f"sample_every_s must be > 0, got {self.sample_every_s}")
         if not 0 < self.min_match_frac <= 1:
             raise ValueError(f"min_match_frac must be in (0, 1], got {self.min_match_frac}")
         if self.driver_max_videos < 0:
             raise ValueError(f"driver_max_videos must be >= 0, got {self.driver_max_videos}")
         if self.bands not in (1, 2, 4, 8, 16, 32, 64):
             raise ValueError(f"bands must divide 64 (1, 2, 4, ..., 64), got {self.bands}")
+        if self.min_matches < 1:
+            raise ValueError(f"min_matches must be >= 1, got {self.min_matches}")
+        if self.band_frames < 1:
+            raise ValueError(f"band_frames must be >= 1, got {self.band_frames}")
 
 
 def _dct_matrix(n: int) -> np.ndarray:
@@ -69,22 +95,81 @@ def phash(grey: np.ndarray) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def keyframe_hashes(path: str, max_keyframes: int) -> list[int]:
-    """pHashes of the video's keyframes (at most ``max_keyframes``, evenly spread); [] when none decodes."""
+def _area(grey: np.ndarray, side: int) -> np.ndarray:
+    """Area-average resize of a 2-D picture to ``side`` x ``side`` (summed-area table: exact block means)."""
+    h, w = grey.shape
+    ys, xs = (np.arange(side + 1) * h) // side, (np.arange(side + 1) * w) // side
+    ys[1:] = np.maximum(ys[1:], ys[:-1] + 1)
+    xs[1:] = np.maximum(xs[1:], xs[:-1] + 1)
+    ys, xs = np.minimum(ys, h), np.minimum(xs, w)
+    c = np.pad(grey.astype(np.float64), ((1, 0), (1, 0))).cumsum(axis=0).cumsum(axis=1)
+    sums = c[ys[1:]][:, xs[1:]] - c[ys[:-1]][:, xs[1:]] - c[ys[1:]][:, xs[:-1]] + c[ys[:-1]][:, xs[:-1]]
+    return sums / np.maximum((ys[1:] - ys[:-1])[:, None] * (xs[1:] - xs[:-1])[None, :], 1)
+
+
+def _without_bars(grey: np.ndarray) -> np.ndarray:
+    """The picture inside black bars (letterbox, pillarbox: dark and flat rows or columns at its edges)."""
+    h, w = grey.shape
+    rows = (grey.mean(axis=1) < _BAR_LUMA) & (grey.std(axis=1) < _BAR_FLAT)
+    cols = (grey.mean(axis=0) < _BAR_LUMA) & (grey.std(axis=0) < _BAR_FLAT)
+
+    def inner(bar: np.ndarray) -> tuple[int, int]:
+        if bar.all():
+            return 0, len(bar)
+        return int(np.argmin(bar)), len(bar) - int(np.argmin(bar[::-1]))
+
+    top, bottom = inner(rows)
+    left, right = inner(cols)
+    if bottom - top < h * (1 - 2 * _MAX_BARS) or right - left < w * (1 - 2 * _MAX_BARS):
+        return grey
+    return grey[top:bottom, left:right]
+
+
+def frame_hash(grey: np.ndarray) -> int | None:
+    """The pHash of a grey frame without its bars, or None when the picture has no contrast to hash."""
+    small = _area(_without_bars(grey), HASH_SIDE)
+    return phash(small) if small.std() >= MIN_CONTRAST else None
+
+
+def evenly(items: Sequence, count: int) -> list:
+    """At most ``count`` of ``items``, spread evenly, first and last kept: index ``(i * (n - 1)) // (count - 1)``
+    (integer arithmetic, so Spark's SQL picks the same ones)."""
+    n = len(items)
+    if n <= count:
+        return list(items)
+    if count == 1:
+        return [items[0]]
+    return [items[(i * (n - 1)) // (count - 1)] for i in range(count)]
+
+
+def video_signature(path: str, cfg: NearDupConfig) -> list[int]:
+    """Hashes of the frames at every ``sample_every_s`` with contrast (at most ``max_frames``, evenly spread); []
+    when none decodes. A packet that does not decode is skipped, so a damaged stretch costs only its frames."""
     import av
 
     hashes: list[int] = []
     try:
         with av.open(path) as container:
             stream = container.streams.video[0]
-            stream.codec_context.skip_frame = "NONKEY"
-            for frame in container.decode(stream):
-                hashes.append(phash(frame.to_ndarray(format="gray", width=HASH_SIDE, height=HASH_SIDE)))
+            rate = float(stream.average_rate or stream.guessed_rate or 25)
+            due, count = float("-inf"), 0
+            for packet in container.demux(stream):
+                try:
+                    frames = packet.decode()
+                except (av.FFmpegError, ValueError):
+                    continue
+                for frame in frames:
+                    t = float(frame.time) if frame.time is not None else count / rate
+                    count += 1
+                    if t < due:
+                        continue
+                    due = t + cfg.sample_every_s
+                    h = frame_hash(frame.to_ndarray(format="gray", width=_GREY_SIDE, height=_GREY_SIDE))
+                    if h is not None:
+                        hashes.append(h)
     except (av.FFmpegError, ValueError, OSError, IndexError):
         pass
-    if len(hashes) > max_keyframes:
-        hashes = [hashes[i] for i in np.linspace(0, len(hashes) - 1, max_keyframes).round().astype(int)]
-    return hashes
+    return evenly(hashes, cfg.max_frames)
 
 
 def bands(h: int, count: int) -> list[int]:
@@ -106,9 +191,17 @@ def match_frac(a: list[int], b: list[int], max_distance_bits: int) -> float:
     return float((dist.min(axis=1) <= max_distance_bits).mean())
 
 
+def similarity(a: Sequence[int], b: Sequence[int], cfg: NearDupConfig) -> float:
+    """``match_frac`` of two signatures, or 0 when fewer than ``cfg.min_matches`` hashes match."""
+    if min(len(a), len(b)) < cfg.min_matches:
+        return 0.0
+    frac = match_frac(list(a), list(b), cfg.max_distance_bits)
+    return frac if frac * min(len(a), len(b)) >= cfg.min_matches - 1e-9 else 0.0
+
+
 @dataclass(frozen=True)
 class SignedVideo:
-    """A video as near-duplicate detection sees it: its keyframe hashes and what ranks it against a copy."""
+    """A video as near-duplicate detection sees it: its frame hashes and what ranks it against a copy."""
 
     video_id: str
     uri: str
@@ -132,7 +225,7 @@ def choose_near_duplicates(pairs: Iterable[tuple[str, str]], videos: Mapping[str
     best: dict[str, tuple[SignedVideo, float]] = {}
     for x_id, y_id in pairs:
         x, y = videos[x_id], videos[y_id]
-        frac = match_frac(list(x.signature), list(y.signature), cfg.max_distance_bits)
+        frac = similarity(x.signature, y.signature, cfg)
         if frac < cfg.min_match_frac:
             continue
         winner, loser = (x, y) if x.rank < y.rank else (y, x)
@@ -143,11 +236,13 @@ def choose_near_duplicates(pairs: Iterable[tuple[str, str]], videos: Mapping[str
     return best
 
 
-def _band_values(videos: Sequence[SignedVideo], count: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """Per band position, the distinct (band value, video index) pairs of the videos' hashes, sorted by value."""
-    lengths = np.array([len(v.signature) for v in videos], dtype=np.intp)
+def _band_values(videos: Sequence[SignedVideo], count: int, anchors: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per band position, the distinct (band value, video index) pairs of the videos' anchor hashes (``evenly``),
+    sorted by value."""
+    chosen = [evenly(v.signature, anchors) for v in videos]
+    lengths = np.array([len(c) for c in chosen], dtype=np.intp)
     owner = np.repeat(np.arange(len(videos), dtype=np.intp), lengths)
-    hashes = np.fromiter((h for v in videos for h in v.signature), dtype=np.int64, count=int(lengths.sum()))
+    hashes = np.fromiter((h for c in chosen for h in c), dtype=np.int64, count=int(lengths.sum()))
     unsigned, width = hashes.view(np.uint64), 64 // count
     mask = np.uint64((1 << width) - 1)
     out = []
@@ -158,18 +253,19 @@ def _band_values(videos: Sequence[SignedVideo], count: int) -> list[tuple[np.nda
     return out
 
 
-def candidate_pairs(new: Sequence[SignedVideo], lake: Sequence[SignedVideo], count: int,
+def candidate_pairs(new: Sequence[SignedVideo], lake: Sequence[SignedVideo], count: int, anchors: int,
                     chunk: int = 1 << 22) -> set[tuple[str, str]]:
-    """Pairs of video ids (smaller first), not both from the lake, with a hash each that share a whole band of
-    ``64 / count`` bits at the same position: the LSH candidates, found in numpy (the driver's path for small
-    runs; ``pipelines`` joins the same bands in Spark for large ones). A pair that shares many bands is found
+    """Pairs of video ids (smaller first), not both from the lake, with an anchor hash each (``anchors`` of each
+    signature, ``evenly``) that share a whole band of ``64 / count`` bits at the same position: the LSH
+    candidates, found in numpy (the driver's path for small runs; ``pipelines`` joins the same bands in Spark for
+    large ones). A pair that shares many bands is found
     many times: the finds are made distinct every ``chunk`` of them, so memory follows the distinct pairs (what
     the Spark join collects too), not the finds."""
     videos = [*new, *lake]
     found = np.zeros(0, dtype=np.intp)  # a * len(videos) + b for each pair of video indices (a new)
     pending: list[np.ndarray] = []
     pending_size = 0
-    for value, owner in _band_values(videos, count):
+    for value, owner in _band_values(videos, count, anchors):
         # Runs of one band value: every two owners in a run share it. Only runs with a new video make pairs.
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
         has_new = np.maximum.reduceat(owner < len(new), starts) if len(starts) else np.zeros(0, bool)

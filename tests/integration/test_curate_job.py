@@ -83,7 +83,7 @@ def test_near_duplicates_found_on_the_driver_are_the_rows_the_spark_lsh_join_fin
     videos = first["tables"].read("videos").where(F.size("signature") > 0).withColumn(
         "label", F.when(F.col("clip_count") % 2 == 0, F.lit(1)))
     lake = videos.where(F.hash("video_id") % 2 == 0)
-    flip = F.transform("signature", lambda h: h.bitwiseXOR(F.lit(0x0100_0000_0000_0001)))
+    flip = F.transform("signature", lambda h: h.bitwiseXOR(F.lit(0x0000_0000_0100_0001)))  # 2 bits, one half
     copies = lake.limit(3).select(F.concat(F.lit("copy-"), "video_id").alias("video_id"),
                                   F.concat("uri", F.lit(".copy.mp4")).alias("uri"),
                                   *[c for c in videos.columns if c not in ("video_id", "uri", "signature")],

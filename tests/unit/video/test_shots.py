@@ -8,13 +8,16 @@ import pytest
 
 from sora_model.video.clips import ClipConfig, WindowFrames, sample_indices, shot_spans
 from sora_model.video.shots import (
+    FEATURES,
     CutDetector,
+    Geometry,
     ShotWindows,
+    boundary_features,
+    default_model,
     detect_cuts,
     detector_for,
-    frame_signature,
     frame_signatures,
-    signature_distance,
+    summarise,
 )
 
 
@@ -44,29 +47,30 @@ def _cuts(frames: list[np.ndarray], cfg: ClipConfig, fps: float) -> list[int]:
     return detector.cuts
 
 
-def test_identical_frames_have_distance_zero_disjoint_colours_one_and_brightness_none():
-    grey = np.full((32, 32, 3), 128, np.uint8)
-    red = np.zeros((32, 32, 3), np.uint8)
-    red[..., 0] = 255
-    assert signature_distance(frame_signature(grey), frame_signature(grey)) == 0
-    assert signature_distance(frame_signature(grey), frame_signature(red)) == pytest.approx(1.0)
-    darker = (grey * 0.6).astype(np.uint8)  # a fade or flicker step: the same scene
-    assert signature_distance(frame_signature(grey), frame_signature(darker)) == 0
-    assert frame_signature(np.zeros((32, 32, 3), np.uint8)) is None  # black: no scene to compare
-
-
-def test_batch_signatures_are_brightness_normalised_histograms_of_each_frame():
+def test_histograms_are_brightness_normalised_dark_frames_too():
     rng = np.random.default_rng(3)
     frames = rng.integers(0, 256, (9, 40, 36, 3)).astype(np.uint8)
-    frames[4] //= 20  # dark
+    frames[4] //= 20  # dark: still a scene, normalised like the others
     signatures, dark = frame_signatures(frames)
     assert dark.tolist() == [i == 4 for i in range(9)]
-    for frame, signature in zip(frames[~dark], signatures[~dark]):
+    for frame, signature in zip(frames, signatures):
         small = frame[::2, ::2].astype(np.float64)  # 36 px: a stride of 2 brings it to about 16 px
-        bins = np.minimum(small * (128.0 / small.mean()) / 16, 15).astype(int)
+        bins = np.minimum(small * (128.0 / max(small.mean(), 2.0)) / 16, 15).astype(int)
         expected = np.concatenate([np.bincount(bins[..., c].ravel(), minlength=16) for c in range(3)]) / (20 * 18)
         np.testing.assert_allclose(signature, expected, atol=1e-12)
-        assert np.array_equal(frame_signature(frame), signature)
+    scene = rng.integers(40, 160, (40, 36, 3)).astype(np.uint8)
+    brighter = (scene * 1.5).astype(np.uint8)  # flicker: the same scene a little brighter, nothing clipped
+    pair = frame_signatures(np.stack([scene, brighter]))[0]
+    assert np.abs(pair[0] - pair[1]).sum() < 0.3
+
+
+def test_the_model_reads_every_feature_the_detector_computes():
+    frames = np.random.default_rng(0).integers(0, 256, (40, 32, 32, 3)).astype(np.uint8)
+    g = Geometry.at(25.0)
+    feats = boundary_features(summarise(frames), np.arange(g.behind, 40 - g.ahead), g)
+    assert set(feats) == set(FEATURES) and len(FEATURES) == len(set(FEATURES))
+    assert set(default_model().features) <= set(FEATURES) and 0 < default_model().threshold < 1
+    assert (Geometry.at(25.0), Geometry.at(60.0)) == (Geometry(1, 8), Geometry(2, 19))  # windows in seconds
 
 
 def _scenes(seed: int, n: int) -> list[np.ndarray]:
@@ -90,7 +94,7 @@ def test_frames_summarised_in_blocks_settle_the_same_frames_flags_and_cuts_as_on
     frames = _scenes(seed, 40 + 40 * seed)
     runs = []
     for block in (1, 5, 32):
-        detector = CutDetector(threshold=0.2, min_shot_frames=3 + seed, window=2 + seed, block=block)
+        detector = CutDetector(10.0 + 5 * seed, 3 + seed, block=block)
         out = [(id(f), flag) for frame in frames for f, flag in detector.push(frame)]
         out += [(id(f), flag) for f, flag in detector.finish()]
         assert [fid for fid, _ in out] == [id(f) for f in frames]  # every frame once, in order
@@ -101,22 +105,31 @@ def test_frames_summarised_in_blocks_settle_the_same_frames_flags_and_cuts_as_on
 
 def test_a_flash_or_flicker_inside_a_shot_is_no_cut():
     rng = np.random.default_rng(0)
-    scene = rng.integers(40, 200, (32, 32, 3)).astype(np.uint8)
-    frames = [np.clip(scene * rng.uniform(0.75, 1.25), 0, 255).astype(np.uint8) for _ in range(40)]
-    frames[20] = frames[21] = np.clip(scene.astype(int) + 140, 0, 255).astype(np.uint8)
-    assert detect_cuts(iter(frames), threshold=0.2, min_shot_frames=12, window=6) == []
+
+    def scene() -> np.ndarray:  # large shapes in a colour cast of their own, as a camera sees
+        blocks = rng.integers(40, 200, (4, 4, 1)) + rng.integers(-30, 30, (1, 1, 3))
+        return np.clip(blocks.repeat(8, axis=0).repeat(8, axis=1), 0, 255).astype(np.uint8)
+
+    first = scene()
+    frames = [np.clip(first * rng.uniform(0.75, 1.25), 0, 255).astype(np.uint8) for _ in range(40)]
+    frames[20] = frames[21] = np.clip(first.astype(int) + 140, 0, 255).astype(np.uint8)
+    assert detect_cuts(iter(frames), 25.0, 12) == []
+    # The same flickering shot cut to another: the cut is found where it is.
+    assert detect_cuts(iter(frames + [scene()] * 30), 25.0, 12) == [40]
 
 
-def test_real_footage_cuts_dissolves_and_fades_found_once_flashes_and_flicker_ignored(footage: dict,
-                                                                                     tmp_path: Path):
-    from sora_model.video import cutset
+def test_real_footage_cuts_dissolves_and_fades_found_once_hard_negatives_ignored(tmp_path: Path):
+    # Two tuning-half sources from small packages (the detector was fit on the tuning half: this checks the
+    # streaming and the model file end to end, not held-out accuracy, which bench/shots.py reports).
+    from sora_model.evalset import shotset
 
-    total: dict[str, cutset.Score] = {}
-    for video in cutset.build(footage, tmp_path, videos=1, seconds=30, seed=2):
+    total: dict[str, shotset.Score] = {}
+    for video in shotset.build("tuning", tmp_path, videos=1, seconds=24, seed=3,
+                               only=("carphone", "room_plant", "tree")):
         frames = _frames(Path(video.path))
-        cutset.add(total, cutset.score(video, _cuts(frames, ClipConfig(mode="shots"), video.fps)))
-    assert total["all"].tp >= 10 and {k: total[k].tp for k in cutset.KINDS if total[k].tp} != {}
-    assert total["all"].f1 >= 0.9, {k: (s.tp, s.fp, s.fn) for k, s in total.items()}
+        shotset.add(total, shotset.score(video, _cuts(frames, ClipConfig(mode="shots"), video.fps)))
+    assert total["all"].tp >= 8 and sum(total[k].tp for k in shotset.KINDS if k != "hard")
+    assert total["all"].f1 >= 0.85, {k: (s.tp, s.fp, s.fn) for k, s in total.items()}
 
 
 @pytest.mark.parametrize("seed", range(6))
