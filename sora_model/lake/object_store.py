@@ -97,12 +97,24 @@ def s3_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     return _s3(s.endpoint_url, s.region, s.path_style), uri.split("://", 1)[1].rstrip("/")
 
 
+_CLIENT_OPTIONS = {
+    "timeout": "30s", "connect_timeout": "5s", "pool_idle_timeout": "90s", "pool_max_idle_per_host": "1000",
+    "http2_keep_alive_interval": "30s", "http2_keep_alive_timeout": "20s", "http2_keep_alive_while_idle": "false",
+    "allow_invalid_certificates": "false", "http1_only": "false", "http2_only": "false", "randomize_addresses": "true",
+}
+"""delta-rs's HTTP client settings, given explicitly: delta-rs also reads them from environment variables of the
+same names (TIMEOUT, CONNECT_TIMEOUT, ...), which shells and schedulers set for their own ends (``TIMEOUT=400``
+made every read fail with "failed to parse "400" as Duration"). The values are object_store's own defaults."""
+
+
 def delta_options(uri: str) -> dict[str, str]:
-    """delta-rs storage options for a table at ``uri`` (empty for local tables; credentials from the environment)."""
+    """delta-rs storage options for a table at ``uri`` (empty for local tables; credentials from the environment,
+    AWS_* settings too; unrelated variables that share a client setting's name are overridden)."""
     if not is_s3(uri):
         return {}
     s = current()
-    opts = {"AWS_REGION": s.region, "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false" if s.path_style else "true"}
+    opts = {**_CLIENT_OPTIONS, "AWS_REGION": s.region,
+            "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false" if s.path_style else "true"}
     if s.endpoint_url:
         opts["AWS_ENDPOINT_URL"] = s.endpoint_url
         if s.endpoint_url.startswith("http://"):

@@ -76,6 +76,24 @@ def test_delta_rs_reads_and_writes_tables_in_the_bucket(s3):
     assert storage.is_file(storage.join(uri, "_delta_log", "00000000000000000000.json"))
 
 
+def test_unrelated_environment_variables_do_not_change_delta_rs(s3, monkeypatch: pytest.MonkeyPatch):
+    import pyarrow as pa
+
+    from sora_model.lake import delta
+    from sora_model.lake.tables import KEYS, arrow_schema
+
+    # Shells and schedulers set these for their own ends; delta-rs would read them as its HTTP client settings.
+    for name, value in {"TIMEOUT": "400", "CONNECT_TIMEOUT": "5", "POOL_IDLE_TIMEOUT": "never",
+                        "ALLOW_INVALID_CERTIFICATES": "maybe", "HTTP1_ONLY": "yes please"}.items():
+        monkeypatch.setenv(name, value)
+    root = s3.uri("env-lake", scheme="s3a")
+    schema = arrow_schema("aliases")
+    delta.create(root, "aliases", schema)
+    rows = [{f.name: None for f in schema} | {"alias": "production", "seq": seq} for seq in (1, 2)]
+    delta.merge(root, "aliases", pa.Table.from_pylist(rows, schema=schema), KEYS["aliases"])
+    assert sorted(r["seq"] for r in delta.read_rows(root, "aliases", ["seq"])) == [1, 2]
+
+
 def test_settings_travel_as_environment_variables_without_secrets():
     cfg = object_store.ObjectStoreConfig(endpoint_url="http://127.0.0.1:9000", region="eu-west-1", path_style=True)
     assert cfg.env() == {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000", "AWS_REGION": "eu-west-1",
