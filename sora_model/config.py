@@ -10,6 +10,7 @@ from __future__ import annotations
 import ast
 import dataclasses
 import inspect
+import re
 import textwrap
 import types
 import typing
@@ -207,8 +208,35 @@ def to_dict(cfg: Any) -> dict[str, Any]:
     return plain(cfg)
 
 
+SECRET_KEY = re.compile(r"(?<![a-z0-9])(secret|password|passwd|token|credentials?|(access|private|session|api)[._-]?key)"
+                        r"(?![a-z])")
+"""Keys (camelCase spelt snake_case, lower case) whose values are never saved or shown: a run's config.yaml, the
+tables' config_yaml, --print-config, MLflow. Whole words only: ``tokens_per_batch`` is no secret."""
+REDACTED = "<redacted>"
+_URL_PASSWORD = re.compile(r"(?P<head>[a-z][a-z0-9+.-]*://[^/@:\s]*:)[^/@\s]+@", re.IGNORECASE)
+
+
+def _names_secret(key: str) -> bool:
+    return bool(SECRET_KEY.search(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower()))
+
+
+def redacted(tree: Any) -> Any:  # noqa: ANN401 - a config dict as to_dict gives it
+    """``tree`` with the value of every key that names a secret (at any depth, spark.conf's keys too) replaced by
+    REDACTED, and the password of any URL with one (``scheme://user:password@host``) too."""
+    if isinstance(tree, dict):
+        return {k: (REDACTED if v not in (None, "") and _names_secret(str(k)) else redacted(v))
+                for k, v in tree.items()}
+    if isinstance(tree, list):
+        return [redacted(v) for v in tree]
+    if isinstance(tree, str):
+        return _URL_PASSWORD.sub(lambda m: f"{m.group('head')}{REDACTED}@", tree)
+    return tree
+
+
 def to_yaml(cfg: Any) -> str:
-    return yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    """The config as YAML, to save or show: secrets redacted (``redacted``), so what it writes cannot run again
+    with them; jobs read their secrets from where they were given."""
+    return yaml.safe_dump(redacted(to_dict(cfg)), sort_keys=False)
 
 
 def field_docs(cls: type) -> dict[str, str]:

@@ -56,7 +56,7 @@ class TrackingConfig:
 
 def flat_params(cfg: Any, skip: tuple[str, ...] = ()) -> dict[str, str]:  # noqa: ANN401 - any config dataclass
     """A config as MLflow params: dotted keys, string values; ``skip`` drops subtrees (by their top-level key)."""
-    tree = {k: v for k, v in config_lib.to_dict(cfg).items() if k not in skip}
+    tree = {k: v for k, v in config_lib.redacted(config_lib.to_dict(cfg)).items() if k not in skip}
     return config_lib.flatten(tree)
 
 

@@ -24,11 +24,19 @@ def _env() -> dict[str, str]:
 def test_spark_submit_runs_the_job_on_a_corpus_with_bad_files(corpus: Path, tmp_path: Path):
     lake = tmp_path / "lake"
     # spark-submit's --master is the user's word: it must beat whatever the YAML or the defaults say.
+    secret = "sora-test-secret-on-the-command-line"
     cmd = [str(BIN / "spark-submit"), "--master", "local[1]", "--conf", "spark.sql.shuffle.partitions=3",
            "jobs/curate.py", "--conf-file", "conf/local.yaml", f"input_uri={corpus}", f"lake_uri={lake}",
-           "spark.master=local[2]", *TEST_OVERRIDES]
+           "spark.master=local[2]", f"spark.conf.spark.hadoop.fs.s3a.secret.key={secret}", *TEST_OVERRIDES]
     proc = subprocess.run(cmd, cwd=ROOT, env=_env(), capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
+    # A secret given to the job is in no log line, no file of the lake, no table (Parquet may compress it).
+    from sora_model.lake import delta
+
+    assert secret not in proc.stdout + proc.stderr
+    assert not [p for p in lake.rglob("*") if p.is_file() and secret.encode() in p.read_bytes()]
+    (dataset,) = delta.read_rows(str(lake), "datasets", ["config_yaml"])
+    assert "secret.key: <redacted>" in dataset["config_yaml"] and secret not in dataset["config_yaml"]
     assert "dataset 'demo' v1" in proc.stdout and "duplicate_of" in proc.stdout
     (run_dir,) = (lake / "runs").iterdir()
     summary = json.loads((run_dir / "summary.json").read_text())

@@ -77,3 +77,33 @@ def test_a_mode_outside_its_literal_is_refused_with_the_choices():
         config_lib.load(CurateConfig, None, ["clip.mode=shot"])
     with pytest.raises(ConfigError, match="variants: expected one of onnx"):
         config_lib.load(CompressConfig, None, ["variants=[onnx,int4]"])
+
+
+SECRET = "sora-test-secret-3f9a"
+
+
+def test_secrets_are_redacted_wherever_a_config_is_saved_or_shown(tmp_path):
+    from sora_model.tracking import flat_params
+
+    conf = tmp_path / "job.yaml"
+    conf.write_text(f"spark:\n  conf:\n    spark.hadoop.fs.s3a.secret.key: {SECRET}\n"
+                    f"object_store:\n  endpoint_url: http://keyid:{SECRET}@127.0.0.1:9000\n")
+    cfg = config_lib.load(CurateConfig, conf, [f"spark.conf.spark.hadoop.fs.s3a.access.key={SECRET}-cli",
+                                               f"spark.conf.spark.datasource.token={SECRET}-token"])
+    assert cfg.spark.conf["spark.hadoop.fs.s3a.secret.key"] == SECRET  # the job itself still has it
+    saved = config_lib.to_yaml(cfg)
+    assert SECRET not in saved and saved.count(config_lib.REDACTED) == 4
+    assert "http://keyid:<redacted>@127.0.0.1:9000" in saved and "spark.sql.shuffle.partitions" not in saved
+    assert not any(SECRET in v for v in flat_params(cfg).values())
+    tree = {"a": {"password": "", "db_password": None, "tokens_per_batch": 4, "secretKey": "x", "apiKey": "y",
+                  "AWS_SECRET_ACCESS_KEY": "z", "keyframes": 3, "monkey": "banana"}}
+    assert config_lib.redacted(tree) == {"a": {
+        "password": "", "db_password": None, "tokens_per_batch": 4, "secretKey": config_lib.REDACTED,
+        "apiKey": config_lib.REDACTED, "AWS_SECRET_ACCESS_KEY": config_lib.REDACTED, "keyframes": 3,
+        "monkey": "banana"}}
+
+
+def test_a_secret_under_an_unknown_key_is_not_echoed_by_the_error():
+    with pytest.raises(ConfigError) as e:
+        config_lib.load(CurateConfig, None, [f"object_store.secret_access_key={SECRET}"])
+    assert "object_store.secret_access_key" in str(e.value) and SECRET not in str(e.value)
