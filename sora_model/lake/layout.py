@@ -81,8 +81,13 @@ class LakeLayout:
         """Directory of the lake's HTML report (rewritten by each report run)."""
         return self.uri("report")
 
+    @property
+    def staging_root(self) -> str:
+        """Every run's staging folder is under here; none outlives the run that holds the lake's lock."""
+        return self.uri("_staging")
+
     def staging(self, run_id: str) -> str:
-        return self.uri("_staging", run_id)
+        return storage.join(self.staging_root, run_id)
 
     def training_runs(self) -> list[str]:
         """Run ids under models/, oldest first (run ids start with their UTC start time)."""

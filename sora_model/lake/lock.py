@@ -9,8 +9,10 @@ tables (curate, score, cycle, alias) holds this lock while it runs; a second run
 The lock is a small JSON file created only if absent (``O_CREAT | O_EXCL`` on a file system; ``If-None-Match: *``
 on S3). The holder renews it every ``lease_s / 4`` from a thread (on S3 conditional on its ETag, so a lock that
 was taken over is never renewed by the old holder); a lock not renewed for ``lease_s`` belongs to a run that died
-and is taken over, again by one conditional write, so two runs cannot both take it. Within one process the
-lock is reentrant: the cycle holds it and the curate step inside it does not wait for itself.
+and is taken over, again by one conditional write, so two runs cannot both take it. A holder that ran where the
+new run runs (the same host and process namespace) and whose process is gone is taken over at once: its lease
+need not run out. Within one process the lock is reentrant: the cycle holds it and the curate step inside it
+does not wait for itself. The run that takes the lock removes the staging folders left by runs that died.
 """
 
 from __future__ import annotations
@@ -202,6 +204,44 @@ _held_here: dict[str, int] = {}
 _held_guard = threading.Lock()
 
 
+def _process_namespace() -> str:
+    """This host and process namespace: where a holder's pid means the same process as here."""
+    def read(path: str) -> str:
+        try:
+            if path.startswith("/proc/self/ns"):
+                return os.readlink(path)
+            with open(path) as f:
+                return f.read().strip()
+        except OSError:
+            return ""
+    return f"{socket.gethostname()}|{read('/proc/sys/kernel/random/boot_id')}|{read('/proc/self/ns/pid')}"
+
+
+def _start_ticks(pid: int) -> str:
+    """The process's start time since boot (Linux; '' elsewhere): a pid reused by another process differs."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return ""
+
+
+def _dead_here(body: dict) -> bool:
+    """The holder ran in this host's process namespace and its process is gone (or the pid is another's now)."""
+    if not body.get("namespace") or body["namespace"] != _process_namespace():
+        return False
+    pid = int(body.get("pid") or 0)
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False  # alive, another user's
+    return bool(body.get("started")) and _start_ticks(pid) != body["started"]
+
+
 def describe(body: dict) -> str:
     return (f"run {body.get('run')} ({body.get('job')}, pid {body.get('pid')} on {body.get('host')}, since "
             f"{body.get('acquired_at')}, renewed {body.get('renewed_at')})")
@@ -230,6 +270,7 @@ def lake_lock(lake_uri: str, job: str, run_id: str, cfg: LockConfig) -> Iterator
     held = _acquire(backend, job, run_id, token, cfg)
     with _held_guard:
         _held_here[key] = 1
+    _remove_dead_staging(lake_uri)
     stop = threading.Event()
     renewer = threading.Thread(target=_renew, args=(backend, held, stop, cfg), daemon=True,
                                name="sora-lake-lock")
@@ -246,9 +287,22 @@ def lake_lock(lake_uri: str, job: str, run_id: str, cfg: LockConfig) -> Iterator
             backend.delete(current[1])
 
 
+def _remove_dead_staging(lake_uri: str) -> None:
+    """Staging folders are a running writer's; with the lock just taken, any left belong to runs that died."""
+    from sora_model.lake.layout import LakeLayout
+
+    root = LakeLayout.of(lake_uri).staging_root
+    left = storage.list_dir(root)
+    for run_id in left:
+        storage.delete_dir(storage.join(root, run_id))
+    if left:
+        logger.info("removed the staging of %d run(s) that no longer hold the lake: %s", len(left), ", ".join(left))
+
+
 def _body(job: str, run_id: str, token: str, acquired_at: str | None = None) -> dict:
     now = datetime.now(timezone.utc).isoformat(timespec="seconds")
     return {"run": run_id, "job": job, "token": token, "pid": os.getpid(), "host": socket.gethostname(),
+            "namespace": _process_namespace(), "started": _start_ticks(os.getpid()),
             "acquired_at": acquired_at or now, "renewed_at": now, "renewed_unix": time.time()}
 
 
@@ -264,17 +318,23 @@ def _acquire(backend: _Backend, job: str, run_id: str, token: str, cfg: LockConf
         if current is None:
             continue  # released between our create and read
         other = json.loads(current[0])
-        age_s = time.time() - float(other.get("renewed_unix", 0))
-        if age_s > cfg.lease_s:
-            logger.warning("taking over the lake lock of %s: not renewed for %.0f s > lock.lease_s=%g",
-                           describe(other), age_s, cfg.lease_s)
+        renewed = float(other.get("renewed_unix", 0))
+        age_s = time.time() - renewed
+        dead = _dead_here(other)
+        if age_s > cfg.lease_s or dead:
+            why = ("its process is gone" if dead
+                   else f"not renewed for {age_s:.0f} s > lock.lease_s={cfg.lease_s:g}")
+            logger.warning("taking over the lake lock of %s: %s", describe(other), why)
             tag = backend.replace(json.dumps(body).encode(), current[1], exclusive=True)
             if tag is not None:
                 return [_Held(body, tag)]
             continue
         if time.monotonic() >= deadline:
+            expires = datetime.fromtimestamp(renewed + cfg.lease_s, timezone.utc).isoformat(timespec="seconds")
             raise LakeBusy(f"the lake {backend.uri.rsplit('/', 1)[0]} is being written by {describe(other)}; "
-                           f"run again when it has finished, or set lock.wait_s to wait for it")
+                           f"run again when it has finished, or set lock.wait_s to wait for it (if that run died "
+                           f"elsewhere, its lease runs out at {expires}, lock.lease_s={cfg.lease_s:g} after its "
+                           f"last renewal, and the next run takes the lake over)")
         if not logged:
             logger.info("waiting for the lake lock held by %s (up to %.0f s)", describe(other), cfg.wait_s)
             logged = True

@@ -78,3 +78,37 @@ def test_the_lock_is_reentrant_in_one_process(tmp_path):
 def test_bad_lock_settings_name_the_value():
     with pytest.raises(ValueError, match="wait_s must be >= 0, got -1"):
         LockConfig(wait_s=-1)
+
+
+@pytest.mark.parametrize("where", ["folder", "s3"])
+def test_a_killed_holder_on_this_host_is_taken_over_at_once_and_its_staging_removed(tmp_path, s3, where):
+    import os
+    import signal
+
+    from sora_model.lake.layout import LakeLayout
+
+    lake = _lakes(tmp_path, s3)[where == "s3"]
+    holder = _holder(lake, 60.0)  # a 120 s lease, fresh
+    layout = LakeLayout.of(lake)
+    storage.write_text(storage.join(layout.staging("holder-run"), "probed", "part-0.parquet"), "half a run")
+    os.kill(holder.pid, signal.SIGKILL)
+    holder.join()
+    start = time.monotonic()
+    with lake_lock(lake, "curate", "next", LockConfig()):  # no wait: the holder's process is gone
+        assert json.loads(storage.read_text(storage.join(lake, LOCK_FILE)))["run"] == "next"
+        assert storage.list_dir(layout.staging_root) == []
+    assert time.monotonic() - start < 10
+
+
+@pytest.mark.parametrize("where", ["folder", "s3"])
+def test_a_live_holder_elsewhere_is_waited_for_and_the_message_says_when_its_lease_runs_out(tmp_path, s3, where):
+    lake = _lakes(tmp_path, s3)[where == "s3"]
+    other = {"run": "remote-run", "job": "cycle", "token": "t", "pid": 4242, "host": "worker-7",
+             "namespace": "worker-7|another-boot|pid:[1]", "acquired_at": "2026-12-01T00:00:00+00:00",
+             "renewed_at": "2026-12-01T00:00:00+00:00", "renewed_unix": time.time()}
+    storage.write_text(storage.join(lake, LOCK_FILE), json.dumps(other))
+    storage.write_text(storage.join(lake, "_staging", "remote-run", "x.parquet"), "its own")
+    with pytest.raises(LakeBusy, match=r"remote-run .* its lease runs out at 20\d\d-.*lock.lease_s=120"):
+        with lake_lock(lake, "curate", "here", LockConfig()):
+            pass
+    assert storage.list_dir(storage.join(lake, "_staging")) == ["remote-run"]  # a live run's staging stays
