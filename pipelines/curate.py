@@ -41,6 +41,7 @@ from sora_model.video.augment import AugmentConfig
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
+from sora_model.video.probe import ProbeConfig
 from sora_model.video.quality import QualityConfig
 from sora_model.video.signature import NearDupConfig
 
@@ -66,6 +67,8 @@ class CurateConfig:
     """Spark partitions per available core for the probe and decode stages (more evens out long videos)."""
     spark: SparkConfig = field(default_factory=SparkConfig)
     object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
+    """How each file is hashed and probed: in a contained process, under a time and memory cap."""
     clean: CleanConfig = field(default_factory=CleanConfig)
     clip: ClipConfig = field(default_factory=ClipConfig)
     decode: DecodeConfig = field(default_factory=DecodeConfig)

@@ -157,7 +157,8 @@ class Probe(_AfterIngest):
         files = state.spark.createDataFrame(state.new_files, FILE_SCHEMA)
         state.probed, _ = executors.run_to_staging(
             files, state.partitions(len(state.new_files)),
-            executors.probe_partition(state.cfg.clean, state.cfg.near_dup if state.cfg.near_dup.enabled else None),
+            executors.probe_partition(state.cfg.clean, state.cfg.near_dup if state.cfg.near_dup.enabled else None,
+                                      state.cfg.probe),
             row_schemas.PROBED, storage.join(state.staging, "probed"))
 
 

@@ -21,6 +21,7 @@ from sora_model.dataset.split import SplitConfig
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
+from sora_model.video.probe import ProbeConfig
 from sora_model.video.signature import NearDupConfig
 
 PartitionFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
@@ -44,7 +45,8 @@ def stage_rows(rows: DataFrame, uri: str) -> Staged:
     return Staged.of(uri)
 
 
-def probe_partition(clean_cfg: CleanConfig, near_dup: NearDupConfig | None = None) -> PartitionFn:
+def probe_partition(clean_cfg: CleanConfig, near_dup: NearDupConfig | None = None,
+                    probe: ProbeConfig | None = None) -> PartitionFn:
     """Listed files -> PROBED rows (hash, probe facts, per-file gate, near-duplicate signature)."""
 
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
@@ -54,7 +56,7 @@ def probe_partition(clean_cfg: CleanConfig, near_dup: NearDupConfig | None = Non
             out = []
             for file in batch.to_pylist():
                 start = time.perf_counter()
-                result = probe_video(file["uri"], clean_cfg, near_dup)
+                result = probe_video(file["uri"], clean_cfg, near_dup, probe)
                 out.append(row_schemas.probed_record(file, result, time.perf_counter() - start))
             yield pa.RecordBatch.from_pylist(out, schema=row_schemas.PROBED)
 

@@ -6,7 +6,10 @@ names on the ignore list (hidden files, the labels file, manifests), and counts 
 Local folders are walked with ``os.scandir``. Symbolic links are followed, with a visited set of real
 directories: a link back to a folder already listed (a loop, or a second way into the same folder) is skipped
 and counted, so listing always ends. A link to a file is listed under the link's own name; a dangling link or a
-file-link loop is listed too, and the probe rejects it as ``broken_link``.
+file-link loop is listed too, and the probe rejects it as ``broken_link``. A named pipe, socket or device (or a
+link to one) is listed, and the probe rejects it as ``not_regular_file`` without reading it; a folder that
+cannot be listed is listed as an entry of its own, which the probe rejects as ``unreadable_folder``: the rest
+of the input is curated.
 """
 
 from __future__ import annotations
@@ -50,7 +53,8 @@ class ListingConfig:
 @dataclass(frozen=True)
 class Listing:
     files: list[tuple[str, int, int]]
-    """(uri, size_bytes, modified_ms) of every entry to probe, sorted by uri. Dangling links are in it."""
+    """(uri, size_bytes, modified_ms) of every entry to probe, sorted by uri. Dangling links, pipes, sockets,
+    devices and folders that could not be listed are in it (the probe rejects each with its reason)."""
     ignored: int
     """Entries on the ignore list."""
     links_skipped: int = 0
@@ -100,7 +104,11 @@ def _list_local(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
         try:
             entries = list(os.scandir(folder))
         except OSError as e:
-            raise OSError(f"cannot list {folder}: {e}; fix its permissions or move it out of the input") from e
+            if folder == root:
+                raise OSError(f"cannot list the input {folder}: {e}; fix its permissions") from e
+            logger.warning("cannot list %s (%s): it is a reject, the rest of the input is curated", folder, e)
+            files.append((folder, 0, int(st.st_mtime_ns // 1_000_000)))
+            continue
         for entry in entries:
             clock.tick()
             if cfg.ignores(entry.name):
@@ -117,11 +125,9 @@ def _list_local(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
                 info = entry.stat(follow_symlinks=True)
             except OSError:  # dangling link or link loop
                 info = entry.stat(follow_symlinks=False)
-            if entry.is_symlink() or stat.S_ISREG(info.st_mode):
-                files.append((entry.path, int(info.st_size), int(info.st_mtime_ns // 1_000_000)))
-            else:  # sockets, fifos, devices: not files anybody stored a video in
-                logger.info("ignoring %s: not a regular file", entry.path)
-                ignored += 1
+            # Pipes, sockets and devices too: the probe rejects them (as not_regular_file) without reading them.
+            size = int(info.st_size) if entry.is_symlink() or stat.S_ISREG(info.st_mode) else 0
+            files.append((entry.path, size, int(info.st_mtime_ns // 1_000_000)))
     return Listing(files=files, ignored=ignored, links_skipped=skipped)
 
 

@@ -1,5 +1,6 @@
 """Run decoder work in a child process, so a segfault, a hang or a runaway allocation in FFmpeg or decord ends
-one video (as a reject), never the Spark task, the executor or the job.
+one video (as a reject), never the Spark task, the executor or the job. The probe stage (hashing, probing, the
+near-duplicate signature) and the decode stage both run their per-file work here.
 
 One child per worker process, reused across videos (forked on first use: no imports to redo); it is replaced
 after it dies or is killed. The parent watches each video's wall time and the child's resident memory (Linux
@@ -34,6 +35,17 @@ class Limits:
     """Wall time one call may take."""
     max_memory_mb: int
     """Resident memory the child may grow by during one call (above what it held idle before it)."""
+    stage: str = "decode"
+    """Whose work it is ('probe' or 'decode'): the reject's stage and reason codes, the settings it names."""
+
+    @property
+    def failures(self) -> tuple[str, str, str, str, str]:
+        """(crash, timeout, out-of-memory reason codes, the time cap's setting, the memory cap's setting)."""
+        if self.stage == "probe":
+            return (rejects.PROBE_CRASH, rejects.PROBE_TIMEOUT, rejects.PROBE_OOM, "probe.timeout_s",
+                    "probe.max_memory_mb")
+        return (rejects.DECODER_CRASH, rejects.DECODE_TIMEOUT, rejects.DECODE_OOM, "video_timeout_s",
+                "video_max_memory_mb")
 
 
 @dataclass
@@ -41,7 +53,7 @@ class Outcome:
     items: list[Any]
     """What the function yielded, in order; empty after a failure."""
     failure: Rejected | None
-    """decoder_crash, decode_timeout or decode_oom; None when the function ran to its end."""
+    """<stage>_crash / decoder_crash, <stage>_timeout or <stage>_oom; None when the function ran to its end."""
     peak_memory_mb: float = 0.0
     """Largest growth of the child's resident memory seen during the call."""
 
@@ -135,6 +147,7 @@ class DecoderProcess:
         if self._proc is None or not self._proc.is_alive():
             self._start()
         proc, conn = self._proc, self._conn
+        crash, timeout, oom, timeout_key, memory_key = limits.failures
         baseline = _rss_bytes(proc.pid)
         conn.send((fn, args))
         if on_start is not None:
@@ -157,7 +170,7 @@ class DecoderProcess:
                 self._kill()
                 what = (f"killed by {signal.Signals(-code).name}" if code is not None and code < 0
                         else f"exited with status {code}")
-                return Outcome([], Rejected("decode", rejects.DECODER_CRASH, f"decoding process {what}"),
+                return Outcome([], Rejected(limits.stage, crash, f"{limits.stage} process {what}"),
                                peak / (1 << 20))
             if baseline is not None:
                 rss = _rss_bytes(proc.pid)
@@ -166,15 +179,14 @@ class DecoderProcess:
                     if peak > cap:
                         self._kill()
                         return Outcome([], Rejected(
-                            "decode", rejects.DECODE_OOM,
-                            f"decoding process grew by {peak / (1 << 20):.0f} MB > "
-                            f"video_max_memory_mb={limits.max_memory_mb}"), peak / (1 << 20))
+                            limits.stage, oom, f"{limits.stage} process grew by {peak / (1 << 20):.0f} MB > "
+                            f"{memory_key}={limits.max_memory_mb}"), peak / (1 << 20))
             elapsed = time.monotonic() - start
             if elapsed > limits.timeout_s:
                 self._kill()
                 return Outcome([], Rejected(
-                    "decode", rejects.DECODE_TIMEOUT,
-                    f"no end after {elapsed:.1f} s > video_timeout_s={limits.timeout_s:g}"), peak / (1 << 20))
+                    limits.stage, timeout, f"no end after {elapsed:.1f} s > {timeout_key}={limits.timeout_s:g}"),
+                    peak / (1 << 20))
 
 
 _shared: DecoderProcess | None = None

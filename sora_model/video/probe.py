@@ -13,6 +13,23 @@ from sora_model.video.sniff import IMAGE_DEMUXERS, sniff_file
 logger = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProbeConfig:
+    isolate: bool = True
+    """Hash, probe and sign each file in the child process each Spark worker decodes in (reused across files),
+    so a hang, a crash or a runaway allocation rejects that file (probe_timeout, probe_crash, probe_oom) instead
+    of failing the task or holding it forever."""
+    timeout_s: float = 300.0
+    """isolate: wall time one file may take to hash, probe and sign (every frame is decoded for the signature)."""
+    max_memory_mb: int = 1024
+    """isolate: how much the probing process's resident memory may grow for one file."""
+
+    def __post_init__(self) -> None:
+        if self.timeout_s <= 0 or self.max_memory_mb < 1:
+            raise ValueError(f"timeout_s must be > 0 and max_memory_mb >= 1, got {self.timeout_s} and "
+                             f"{self.max_memory_mb}")
+
+
 @dataclass(frozen=True)
 class ProbeResult:
     container: str

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import errno
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +24,7 @@ from sora_model.video import decode as decode_lib
 from sora_model.video.clean import CleanConfig, check
 from sora_model.video.clips import ClipConfig, Picker, Span
 from sora_model.video.decode import DecodeConfig, DecodeReport, decode_clips
-from sora_model.video.probe import PROBE_FIELDS, ProbeResult, probe_file
+from sora_model.video.probe import PROBE_FIELDS, ProbeConfig, ProbeResult, probe_file
 from sora_model.video.rejects import Rejected
 from sora_model.video.signature import NearDupConfig, video_signature
 
@@ -64,13 +65,61 @@ def _broken_link(uri: str) -> str:
     return f"link target missing: {path} -> {os.readlink(path)}"
 
 
-def probe_video(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None = None) -> ProbedVideo | Rejected:
-    """Hash and probe one file, then apply the per-file quality gate; with ``near_dup`` also compute its
-    near-duplicate signature. Never raises for a bad file."""
-    video_id, signature = None, ()
+_KINDS = ((stat.S_ISFIFO, "a named pipe (FIFO)"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+          (stat.S_ISBLK, "a block device"))
+
+
+def _not_a_file(uri: str) -> Rejected | None:
+    """A local entry that is no stored file: a link to nowhere, a pipe, socket or device (reading one could block
+    forever or never end), or a folder the listing could not read."""
     broken = _broken_link(uri)
     if broken:
         return Rejected("ingest", rejects.BROKEN_LINK, broken)
+    if not storage.is_local(uri):
+        return None
+    path = storage.local_path(uri)
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        return Rejected("ingest", rejects.IO_ERROR, f"{type(e).__name__}: {e}")
+    if stat.S_ISDIR(mode):
+        try:
+            os.scandir(path).close()
+            why = "listed as a file: it was not readable when the input was listed"
+        except OSError as e:
+            why = f"{type(e).__name__}: {e}"
+        return Rejected("ingest", rejects.UNREADABLE_FOLDER,
+                        f"{path} is a folder that cannot be listed ({why}); nothing under it is curated until it "
+                        f"can be: fix its permissions, or move it out of the input")
+    for test, kind in _KINDS:
+        if test(mode):
+            link = f" (through the link {path} -> {os.readlink(path)})" if os.path.islink(path) else ""
+            return Rejected("ingest", rejects.NOT_REGULAR_FILE, f"{kind}{link}, not a stored file")
+    return None
+
+
+def probe_video(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None = None,
+                probe: ProbeConfig | None = None) -> ProbedVideo | Rejected:
+    """Hash and probe one file, then apply the per-file gate; with ``near_dup`` also compute its near-duplicate
+    signature. With ``probe.isolate`` (the default) that work runs in this worker's decoding process under
+    ``probe.timeout_s`` and ``probe.max_memory_mb``. Never raises for a bad file."""
+    not_a_file = _not_a_file(uri)
+    if not_a_file is not None:
+        return not_a_file
+    probe = probe or ProbeConfig()
+    if not probe.isolate:
+        return _probe(uri, clean, near_dup)
+    outcome = contain.shared().run(_probe_job, (uri, clean, near_dup),
+                                   contain.Limits(probe.timeout_s, probe.max_memory_mb, stage="probe"))
+    return outcome.failure if outcome.failure is not None else outcome.items[-1]
+
+
+def _probe_job(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None) -> Iterator[ProbedVideo | Rejected]:
+    yield _probe(uri, clean, near_dup)
+
+
+def _probe(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None) -> ProbedVideo | Rejected:
+    video_id, signature = None, ()
     try:
         with storage.open_local(uri) as path:
             video_id = storage.sha256_file(path)
@@ -163,6 +212,8 @@ def decode_video(video: ProbedVideo, clip: ClipConfig, decode: DecodeConfig, pic
 
 def open_video(uri: str, clean: CleanConfig, clip: ClipConfig, decode: DecodeConfig,
                pick: Picker) -> DecodedVideo | Rejected:
-    """The whole path for one URI: probe and gate it, then decode its clips (or hand back the reject)."""
-    probed = probe_video(uri, clean)
+    """The whole path for one URI: probe and gate it, then decode its clips (or hand back the reject). The probe
+    is contained as the decoding is (``decode.isolate``, its time and memory caps)."""
+    probed = probe_video(uri, clean, probe=ProbeConfig(isolate=decode.isolate, timeout_s=decode.video_timeout_s,
+                                                       max_memory_mb=decode.video_max_memory_mb))
     return probed if isinstance(probed, Rejected) else decode_video(probed, clip, decode, pick)

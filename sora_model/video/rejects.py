@@ -10,6 +10,8 @@ from typing import Any
 EMPTY_FILE = "empty_file"            # zero bytes
 IO_ERROR = "io_error"                # the file could not be read (vanished, permissions)
 BROKEN_LINK = "broken_link"          # a symbolic link whose target is missing, or a link loop
+NOT_REGULAR_FILE = "not_regular_file"  # a named pipe, socket or device (or a link to one): nothing stored to read
+UNREADABLE_FOLDER = "unreadable_folder"  # a folder under the input that cannot be listed (permissions, I/O)
 NOT_VIDEO = "not_video"              # by content: image, document, archive, text, unknown bytes; detail names it
 UNREADABLE = "unreadable"            # a video signature, but no demuxer could open it (truncated header)
 NO_VIDEO_STREAM = "no_video_stream"  # a container with audio or data only
@@ -23,10 +25,13 @@ LOW_QUALITY = "low_quality"          # every clip was filtered (blank, frozen, b
 DECODER_CRASH = "decoder_crash"      # the decoding process died (a signal such as SIGSEGV)
 DECODE_TIMEOUT = "decode_timeout"    # the video took longer than decode.video_timeout_s (a hang)
 DECODE_OOM = "decode_oom"            # the decoding process went over decode.video_max_memory_mb
+PROBE_CRASH = "probe_crash"          # the probing process died (a signal such as SIGSEGV)
+PROBE_TIMEOUT = "probe_timeout"      # hashing and probing took longer than probe.timeout_s (a hang)
+PROBE_OOM = "probe_oom"              # the probing process went over probe.max_memory_mb
 
-REASONS = (EMPTY_FILE, IO_ERROR, BROKEN_LINK, NOT_VIDEO, UNREADABLE, NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT,
-           TOO_SMALL, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE, LOW_QUALITY, DECODER_CRASH, DECODE_TIMEOUT,
-           DECODE_OOM)
+REASONS = (EMPTY_FILE, IO_ERROR, BROKEN_LINK, NOT_REGULAR_FILE, UNREADABLE_FOLDER, NOT_VIDEO, UNREADABLE,
+           NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT, TOO_SMALL, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE,
+           LOW_QUALITY, DECODER_CRASH, DECODE_TIMEOUT, DECODE_OOM, PROBE_CRASH, PROBE_TIMEOUT, PROBE_OOM)
 
 # Stages, in pipeline order.
 STAGES = ("ingest", "probe", "clean", "decode")

@@ -49,3 +49,63 @@ def test_a_missing_input_is_an_error_that_names_it(tmp_path: Path):
         list_corpus(str(tmp_path / "nope"), ListingConfig())
     with pytest.raises(ValueError, match="timeout_s"):
         ListingConfig(timeout_s=0)
+
+
+def _pipes_and_devices(root: Path) -> dict[str, Path]:
+    import socket
+
+    os.mkfifo(root / "pipe.mp4")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(root / "socket.mp4"))
+    sock.close()
+    os.symlink(root / "pipe.mp4", root / "link_to_pipe.mp4")
+    os.symlink("/dev/zero", root / "link_to_zero.mp4")
+    return {p.name: p for p in root.iterdir()}
+
+
+def test_pipes_sockets_devices_and_links_to_them_are_listed_for_the_probe_to_reject(tmp_path: Path):
+    (tmp_path / "a.mp4").write_bytes(b"x" * 10)
+    entries = _pipes_and_devices(tmp_path)
+    got = list_corpus(str(tmp_path), ListingConfig())
+    assert {Path(u).name for u, _, _ in got.files} == set(entries) and got.ignored == 0
+
+
+def _list_as_nobody(root: Path) -> listing_lib.Listing:
+    """The listing as an unprivileged user would see it (root reads any folder)."""
+    import multiprocessing
+
+    if os.geteuid() != 0:
+        return list_corpus(str(root), ListingConfig())
+    ctx = multiprocessing.get_context("fork")
+    queue = ctx.Queue()
+
+    def run() -> None:
+        os.setgid(65534)
+        os.setuid(65534)
+        queue.put(list_corpus(str(root), ListingConfig()))
+
+    proc = ctx.Process(target=run)
+    proc.start()
+    got = queue.get(timeout=60)
+    proc.join(60)
+    return got
+
+
+def test_a_folder_that_cannot_be_listed_is_an_entry_and_the_rest_is_listed():
+    import shutil
+    import tempfile
+
+    root = Path(tempfile.mkdtemp(prefix="sora-listing-"))
+    try:
+        (root / "good").mkdir()
+        (root / "good" / "a.mp4").write_bytes(b"x")
+        (root / "locked").mkdir()
+        (root / "locked" / "b.mp4").write_bytes(b"y")
+        for p in (root, root / "good", root / "good" / "a.mp4"):
+            p.chmod(0o755)
+        (root / "locked").chmod(0o000)
+        got = _list_as_nobody(root)
+        assert sorted(u for u, _, _ in got.files) == [str(root / "good" / "a.mp4"), str(root / "locked")]
+    finally:
+        (root / "locked").chmod(0o755)
+        shutil.rmtree(root)

@@ -15,8 +15,10 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 def test_without_settings_the_store_is_aws_with_virtual_hosts(clean_env):
     s = object_store.current()
     assert s.endpoint_url is None and s.region == "us-east-1" and not s.path_style
-    assert object_store.delta_options("s3a://b/t") == {"AWS_REGION": "us-east-1",
-                                                       "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "true"}
+    opts = object_store.delta_options("s3a://b/t")
+    assert {k: v for k, v in opts.items() if k.startswith("AWS_")} == {
+        "AWS_REGION": "us-east-1", "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "true"}
+    assert opts["timeout"] == "30s"  # the client's own settings, given explicitly (see the TIMEOUT test)
     assert object_store.delta_options("/local/table") == {}
 
 

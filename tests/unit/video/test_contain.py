@@ -100,3 +100,19 @@ def test_contained_and_in_process_decoding_give_the_same_clips(corpus: Path, man
     for (s1, r1), (s2, r2) in zip(inside.clips, contained.clips):
         assert s1 == s2 and all(np.array_equal(a, b) for a, b in zip(r1, r2))
     assert contain.shared().pid is not None  # kept for the next video
+
+
+def test_a_probe_past_its_memory_cap_is_a_probe_reject(large_video: str):
+    from sora_model.video.clean import CleanConfig
+    from sora_model.video.process import _probe_job
+    from sora_model.video.signature import NearDupConfig
+
+    proc = DecoderProcess()
+    try:
+        job = (large_video, CleanConfig(), NearDupConfig())  # the signature decodes every 720p frame
+        capped = proc.run(_probe_job, job, Limits(timeout_s=120, max_memory_mb=4, stage="probe"))
+        assert capped.failure is not None and capped.failure.reason == rejects.PROBE_OOM
+        assert capped.failure.stage == "probe" and "probe.max_memory_mb=4" in capped.failure.detail
+        assert proc.run(_probe_job, job, Limits(timeout_s=120, max_memory_mb=2048, stage="probe")).failure is None
+    finally:
+        proc.close()

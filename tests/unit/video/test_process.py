@@ -102,3 +102,56 @@ def test_containers_an_extension_list_skipped_are_curated(tmp_path: Path, name: 
     video = open_video(str(tmp_path / name), CleanConfig(), ClipConfig(), DecodeConfig(), uniform_rows(8))
     assert not isinstance(video, Rejected) and video.video.probe.codec == codec
     assert len(video.clips) == 2 and video.rejected is None
+
+
+def _probe_within(uri: str, seconds: float = 60.0, **kw) -> ProbedVideo | Rejected:
+    """probe_video in a thread: a probe that blocks (reading a pipe) fails the test instead of hanging it."""
+    import threading
+
+    out: list = []
+    worker = threading.Thread(target=lambda: out.append(probe_video(uri, CleanConfig(), **kw)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert out, f"probing {uri} did not end within {seconds} s"
+    return out[0]
+
+
+def test_pipes_sockets_devices_and_links_to_them_are_rejected_without_being_read(tmp_path: Path):
+    import socket
+
+    os.mkfifo(tmp_path / "pipe.mp4")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "socket.mp4"))
+    sock.close()
+    os.symlink(tmp_path / "pipe.mp4", tmp_path / "link_to_pipe.mp4")
+    os.symlink("/dev/zero", tmp_path / "link_to_zero.mp4")
+    expected = {"pipe.mp4": "a named pipe (FIFO)", "socket.mp4": "a socket", "link_to_pipe.mp4": "a named pipe",
+                "link_to_zero.mp4": "a character device (through the link"}
+    for name, detail in expected.items():
+        out = _probe_within(str(tmp_path / name))
+        assert isinstance(out, Rejected) and out.reason == rejects.NOT_REGULAR_FILE, name
+        assert out.detail.startswith(detail) and out.stage == "ingest", out.detail
+
+
+def test_a_folder_listed_as_an_entry_is_an_unreadable_folder_reject(tmp_path: Path):
+    (tmp_path / "locked").mkdir()
+    out = _probe_within(str(tmp_path / "locked"))
+    assert isinstance(out, Rejected) and out.reason == rejects.UNREADABLE_FOLDER
+    assert str(tmp_path / "locked") in out.detail and "fix its permissions" in out.detail
+
+
+def test_the_probe_runs_contained_a_hang_or_a_runaway_allocation_is_a_reject(corpus: Path, manifest: dict,
+                                                                            tmp_path: Path):
+    from sora_model.video import contain, process
+    from sora_model.video.probe import ProbeConfig
+    from sora_model.video.signature import NearDupConfig
+
+    path = str(corpus / manifest["videos"][0]["name"])
+    assert isinstance(_probe_within(path, probe=ProbeConfig()), ProbedVideo)
+    # A read that never ends (a pipe nobody writes, past the checks that keep probe_video from opening one).
+    os.mkfifo(tmp_path / "pipe.mp4")
+    hang = contain.shared().run(process._probe_job, (str(tmp_path / "pipe.mp4"), CleanConfig(), None),
+                                contain.Limits(timeout_s=2.0, max_memory_mb=1024, stage="probe"))
+    assert hang.failure is not None and hang.failure.reason == rejects.PROBE_TIMEOUT
+    assert hang.failure.stage == "probe" and "probe.timeout_s=2" in hang.failure.detail
+    assert isinstance(_probe_within(path, near_dup=NearDupConfig()), ProbedVideo)  # a fresh process serves next
