@@ -67,3 +67,18 @@ def footage() -> dict[str, Path]:
     from sora_model.evalset.footage import real_footage
 
     return real_footage()
+
+
+@pytest.fixture
+def special_entries(tmp_path: Path) -> dict[str, Path]:
+    """Entries no video is stored in, in tmp_path: a named pipe, a socket, a link to the pipe, a link to /dev/zero
+    (reading the pipe blocks forever, reading /dev/zero never ends)."""
+    import socket
+
+    os.mkfifo(tmp_path / "pipe.mp4")
+    sock = socket.socket(socket.AF_UNIX)
+    sock.bind(str(tmp_path / "socket.mp4"))
+    sock.close()
+    os.symlink(tmp_path / "pipe.mp4", tmp_path / "link_to_pipe.mp4")
+    os.symlink("/dev/zero", tmp_path / "link_to_zero.mp4")
+    return {p.name: p for p in tmp_path.iterdir()}

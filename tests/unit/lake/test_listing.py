@@ -51,23 +51,11 @@ def test_a_missing_input_is_an_error_that_names_it(tmp_path: Path):
         ListingConfig(timeout_s=0)
 
 
-def _pipes_and_devices(root: Path) -> dict[str, Path]:
-    import socket
-
-    os.mkfifo(root / "pipe.mp4")
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(str(root / "socket.mp4"))
-    sock.close()
-    os.symlink(root / "pipe.mp4", root / "link_to_pipe.mp4")
-    os.symlink("/dev/zero", root / "link_to_zero.mp4")
-    return {p.name: p for p in root.iterdir()}
-
-
-def test_pipes_sockets_devices_and_links_to_them_are_listed_for_the_probe_to_reject(tmp_path: Path):
+def test_pipes_sockets_devices_and_links_to_them_are_listed_for_the_probe_to_reject(tmp_path: Path,
+                                                                                    special_entries: dict):
     (tmp_path / "a.mp4").write_bytes(b"x" * 10)
-    entries = _pipes_and_devices(tmp_path)
     got = list_corpus(str(tmp_path), ListingConfig())
-    assert {Path(u).name for u, _, _ in got.files} == set(entries) and got.ignored == 0
+    assert {Path(u).name for u, _, _ in got.files} == {*special_entries, "a.mp4"} and got.ignored == 0
 
 
 def _list_as_nobody(root: Path) -> listing_lib.Listing:

@@ -116,19 +116,11 @@ def _probe_within(uri: str, seconds: float = 60.0, **kw) -> ProbedVideo | Reject
     return out[0]
 
 
-def test_pipes_sockets_devices_and_links_to_them_are_rejected_without_being_read(tmp_path: Path):
-    import socket
-
-    os.mkfifo(tmp_path / "pipe.mp4")
-    sock = socket.socket(socket.AF_UNIX)
-    sock.bind(str(tmp_path / "socket.mp4"))
-    sock.close()
-    os.symlink(tmp_path / "pipe.mp4", tmp_path / "link_to_pipe.mp4")
-    os.symlink("/dev/zero", tmp_path / "link_to_zero.mp4")
+def test_pipes_sockets_devices_and_links_to_them_are_rejected_without_being_read(special_entries: dict):
     expected = {"pipe.mp4": "a named pipe (FIFO)", "socket.mp4": "a socket", "link_to_pipe.mp4": "a named pipe",
                 "link_to_zero.mp4": "a character device (through the link"}
     for name, detail in expected.items():
-        out = _probe_within(str(tmp_path / name))
+        out = _probe_within(str(special_entries[name]))
         assert isinstance(out, Rejected) and out.reason == rejects.NOT_REGULAR_FILE, name
         assert out.detail.startswith(detail) and out.stage == "ingest", out.detail
 
