@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from sora_model.evalset import footage
+from sora_model.evalset.shotset import resize as _resize
 from sora_model.evalset.footage import Half
 from sora_model.evalset.scoring import Score
 from sora_model.video.signature import NearDupConfig, SignedVideo, candidate_pairs, similarity, video_signature
@@ -98,13 +99,6 @@ def _write(path: Path, pictures: Sequence[np.ndarray], fps: float, codec: str = 
                 out.mux(packet)
         for packet in s.encode():
             out.mux(packet)
-
-
-def _resize(img: np.ndarray, w: int, h: int) -> np.ndarray:
-    import av
-
-    return av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").to_ndarray(
-        format="rgb24", width=w, height=h)
 
 
 def _copy(pictures: list[np.ndarray], fps: float, how: str, src: Path, dst: Path,
@@ -197,8 +191,10 @@ def build(half: Half, out_dir: Path, seed: int = 0, copies_per_original: int = 5
     own = [(name, p) for name, p, content, _ in originals if name == content]
     moving = {name for name, _, content, kind in originals if name == content and kind not in ("static", "screen")}
     deck: list[str] = []
-    for k, (name, path) in enumerate(own):
+    durations: dict[str, float] = {}
+    for name, path in own:
         pictures, fps = _read(path)
+        durations[name] = len(pictures) / fps
         if not pictures:
             continue
         for how in _deal(deck, rng, copies_per_original):
@@ -207,7 +203,6 @@ def build(half: Half, out_dir: Path, seed: int = 0, copies_per_original: int = 5
     # Look-alikes: distinct originals sharing an intro or blank frames, or a background. The sting comes from the
     # middle of a long original that moves (two of its seconds): a short or still one would be whole inside every
     # stinged video, which is then a copy of it as much as of its own original.
-    durations = {name: len(pictures) / fps for name, (pictures, fps) in ((n, _read(p)) for n, p in own)}
     long_ones = sorted(name for name, d in durations.items() if d >= 5 * 2.0 and name in moving)
     sting_from = long_ones[int(rng.integers(len(long_ones)))]
     middle = durations[sting_from] / 2

@@ -68,6 +68,14 @@ class CutVideo:
                    [Event(**e) for e in d["events"]], list(d["shots"]))
 
 
+def resize(img: np.ndarray, width_px: int, height_px: int) -> np.ndarray:
+    """An RGB picture at another size, scaled by FFmpeg (swscale) as a re-encode would scale it."""
+    import av
+
+    return av.VideoFrame.from_ndarray(np.ascontiguousarray(img), format="rgb24").to_ndarray(
+        format="rgb24", width=width_px, height=height_px)
+
+
 def _timestamps(path: Path) -> list[float]:
     """Each frame's time in seconds, in decode order (frames without one follow the last at 1/25 s)."""
     import av
@@ -183,8 +191,6 @@ def _plan(shots: list[ShotStretch], rng: np.random.Generator, seconds: float, fp
 
 
 def _render(seg: _Segment, pictures: dict[int, np.ndarray]) -> list[np.ndarray]:
-    import av
-
     out = []
     n = len(seg.indices)
     for k, i in enumerate(seg.indices):
@@ -194,8 +200,7 @@ def _render(seg: _Segment, pictures: dict[int, np.ndarray]) -> list[np.ndarray]:
             h, w = img.shape[:2]
             ch, cw = int(h / z), int(w / z)
             top, left = (h - ch) // 2, (w - cw) // 2
-            crop = np.ascontiguousarray(img[top:top + ch, left:left + cw])
-            img = av.VideoFrame.from_ndarray(crop, format="rgb24").to_ndarray(format="rgb24", width=w, height=h)
+            img = resize(img[top:top + ch, left:left + cw], w, h)
         if seg.gain is not None:
             img = np.clip(img * seg.gain[k], 0, 255).astype(np.uint8)
         if seg.flash is not None and seg.flash <= k <= seg.flash + 1:

@@ -26,6 +26,15 @@ def center_crop(frame: np.ndarray, out_height_px: int, out_width_px: int) -> np.
     return frame[..., top:top + out_height_px, left:left + out_width_px, :]
 
 
+def cell_means(planes: np.ndarray, grid: int) -> np.ndarray:
+    """Means over a ``grid`` x ``grid`` of equal cells of each ``[N, H, W]`` plane, ``[N, grid, grid]`` (the last
+    rows and columns that do not fill a cell are left out; a side shorter than the grid is one cell a pixel)."""
+    n, h, w = planes.shape
+    gh, gw = min(grid, h), min(grid, w)
+    ch, cw = h // gh, w // gw
+    return planes[:, :ch * gh, :cw * gw].reshape(n, gh, ch, gw, cw).mean(axis=(2, 4))
+
+
 def resize_bilinear(frames: np.ndarray, out_height_px: int, out_width_px: int) -> np.ndarray:
     """Bilinear resize of uint8 ``[T, H, W, C]`` (half-pixel centres, like OpenCV's INTER_LINEAR)."""
     t, h, w, c = frames.shape

@@ -9,6 +9,8 @@ from typing import Any
 
 import numpy as np
 
+from sora_model.video.frames import cell_means
+
 # Reason codes of a filtered clip (the `filter_reason` column of clips).
 BLURRY = "blurry"
 BLANK = "blank"
@@ -94,15 +96,6 @@ def _bars(brightest: np.ndarray, axis: int) -> float:
     return (len(dark) - (bottom - top)) / len(dark)
 
 
-def _cells(planes: np.ndarray, grid: int = 8) -> np.ndarray:
-    """Means over a ``grid`` x ``grid`` of cells of each ``[N, H, W]`` plane (``[N, cells]``; a picture smaller than
-    the grid is one cell a pixel)."""
-    n, h, w = planes.shape
-    gh, gw = min(grid, h), min(grid, w)
-    ch, cw = h // gh, w // gw
-    return planes[:, :ch * gh, :cw * gw].reshape(n, gh, ch, gw, cw).mean(axis=(2, 4)).reshape(n, -1)
-
-
 def _laplacian(luma: np.ndarray) -> np.ndarray:
     return (luma[:, :-2, 1:-1] + luma[:, 2:, 1:-1] + luma[:, 1:-1, :-2] + luma[:, 1:-1, 2:]
             - 4 * luma[:, 1:-1, 1:-1])
@@ -124,7 +117,8 @@ def measure(frames: np.ndarray) -> ClipQuality:
     # move, while footage with repeated frames still shows its moving pairs.
     # The most-changed cell of a pair: an encoder's noise on a held picture moves every pixel a level or two
     # (and averages out over a cell), an object moving in a still scene moves the cells it crosses by tens.
-    pairs = np.sort(_cells(np.abs(np.diff(luma, axis=0))).max(axis=1)) if len(luma) > 1 else np.zeros(1)
+    pairs = np.sort(cell_means(np.abs(np.diff(luma, axis=0)), 8).max(axis=(1, 2))) if len(luma) > 1 \
+        else np.zeros(1)
     motion = float(pairs[-2] if len(pairs) > 1 else pairs[-1]) / max(float(np.median(stds)), 1.0)
     brightest = luma.max(axis=0)  # dark in every frame
     return ClipQuality(sharpness=sharpness, detail_ratio=detail_ratio, blank_frac=blank_frac, motion=motion,

@@ -25,6 +25,7 @@ import numpy as np
 
 from sora_model.video import shot_detectors
 from sora_model.video.clips import ClipConfig, Picker, Span, WindowFrames
+from sora_model.video.frames import cell_means
 
 _BINS = 16
 _DETECT_SIDE_PX = 16
@@ -155,9 +156,7 @@ def summarise(frames: np.ndarray) -> dict[str, np.ndarray]:
     n, h, w = frames.shape[:3]
     hist, dark = frame_signatures(frames)
     luma = frames[..., :3].astype(np.float32) @ _LUMA
-    ch, cw = max(1, h // _GRID), max(1, w // _GRID)
-    sh, sw = min(_GRID, h), min(_GRID, w)
-    grid = luma[:, :ch * sh, :cw * sw].reshape(n, sh, ch, sw, cw).mean(axis=(2, 4))
+    grid = cell_means(luma, _GRID)
     spread = np.maximum(grid.reshape(n, -1).std(axis=1), 4.0)
     grid = (grid - grid.reshape(n, -1).mean(axis=1)[:, None, None]) / spread[:, None, None]
     return {"hist": hist.astype(np.float32), "dark": dark.astype(np.float32),
