@@ -1,12 +1,14 @@
-"""Curate: a folder of videos -> Delta tables (videos, rejects, clips, datasets) + Parquet shards.
+"""Curate: a folder of videos -> Delta tables (files, videos, rejects, clips, datasets) + Parquet shards.
 
 Plan of one run (the stages are listed in ``curate_stages.STAGES``):
-  ingest    list every entry (driver, names only); drop those the lake already accounts for (same uri, size, mtime)
-  probe     executors hash and probe each new file and apply the per-file gate -> staging Parquet (runs once)
+  ingest    list every entry (driver, names only); drop those the dataset already accounts for (same uri, size,
+            mtime)
+  probe     executors hash and probe each new file the lake's ``files`` table does not know, and apply the per-file
+            gate (to known files' stored facts: on the driver) -> staging Parquet (runs once)
   clean     exact duplicates by sha256 and near-duplicates by frame hashes (in this run and against the
             lake); labels joined
   decode    executors clip, decode, augment and write shards per task attempt -> staging Parquet (runs once)
-  tables    MERGE rejects, videos, clips
+  tables    MERGE files, rejects, videos, clips (rows of this dataset only: a lake holds many)
   register  a new dataset version listing every shard of the dataset; orphan shards and staging removed
 
 Retry safety: IDs come from content, tables are MERGEd on them, shards of a version nobody registered are
@@ -139,6 +141,7 @@ def run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str | None = None
 
 def _run_curate(spark: SparkSession, cfg: CurateConfig, run_id: str) -> CurateSummary:
     tables = Tables(spark, cfg.lake_uri, cfg.driver_merge_max_rows)
+    tables.upgrade("videos", "rejects", "clips")
     layout = tables.layout
     latest = latest_dataset(tables, cfg.dataset)
     version = (latest["version"] if latest else 0) + 1

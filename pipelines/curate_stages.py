@@ -38,6 +38,7 @@ from sora_model.lake import delta, storage
 from sora_model.lake.layout import LakeLayout
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
+from sora_model.video.process import gate_known
 from sora_model.video.signature import NearDupConfig, SignedVideo, candidate_pairs, choose_near_duplicates
 
 if TYPE_CHECKING:
@@ -83,6 +84,9 @@ class CurateState:
     """Ids of the videos registered in the dataset before this version (``done_video_ids``), read once."""
     done_videos: DataFrame | None = None
     probed: DataFrame | None = None
+    """PROBED rows of every new file: probed now, or gated on facts the ``files`` table holds."""
+    probed_now: Staged | None = None
+    """The PROBED rows of the files the executors read in this run (they go to ``files``)."""
     cleaned: Cleaned | None = None
     decoded: Staged | None = None
     """The decode stage's records (``pipelines.rows.DECODED``)."""
@@ -123,8 +127,10 @@ class Ingest(Stage):
         # columns, and a Spark query over Delta tables another writer (delta-rs) changed first replays their logs.
         root = state.layout.root
         done_ids = state.done_ids = done_video_ids(root, cfg.dataset, state.version)
-        videos = delta.read_table(root, "videos", ["video_id", *FILE_KEY])
-        rejects = delta.read_table(root, "rejects", FILE_KEY)
+        # Only this dataset's rows: another dataset over the same files judged them with its own settings.
+        of_dataset = pc.field("dataset") == cfg.dataset
+        videos = delta.read_table(root, "videos", ["video_id", *FILE_KEY], where=of_dataset)
+        rejects = delta.read_table(root, "rejects", FILE_KEY, where=of_dataset)
         done = [] if rejects is None else [rejects]
         if videos is not None:
             done.append(videos.filter(pc.is_in(videos["video_id"], value_set=done_ids)).select(FILE_KEY))
@@ -149,17 +155,46 @@ def done_video_ids(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: A
 
 
 class Probe(_AfterIngest):
-    name, about = "probe", "hash, probe and gate each new file on the executors"
-    reads = ("new_files", "staging")
-    writes = ("probed",)
+    name, about = "probe", "hash, probe and gate each new file on the executors (files the lake knows: gated here)"
+    reads = ("new_files", "staging", "layout")
+    writes = ("probed", "probed_now")
 
     def run(self, state: CurateState) -> None:
-        files = state.spark.createDataFrame(state.new_files, FILE_SCHEMA)
-        state.probed, _ = executors.run_to_staging(
-            files, state.partitions(len(state.new_files)),
-            executors.probe_partition(state.cfg.clean, state.cfg.near_dup if state.cfg.near_dup.enabled else None,
-                                      state.cfg.probe),
-            row_schemas.PROBED, storage.join(state.staging, "probed"))
+        cfg, spark = state.cfg, state.spark
+        near_dup = cfg.near_dup if cfg.near_dup.enabled else None
+        # What a file is was found once, by whichever run (of any dataset) probed it first: only this dataset's
+        # gate is applied again, here, without reading the file.
+        known = known_files(state.layout.root, state.new_files, near_dup)
+        fresh = [f for f in state.new_files if tuple(f) not in known]
+        frames = []
+        if known:
+            records = [row_schemas.probed_record(dict(zip(FILE_KEY, f)), gate_known(known[tuple(f)], cfg.clean,
+                                                                                     near_dup), 0.0)
+                       for f in state.new_files if tuple(f) in known]
+            staged = Staged.write(storage.join(state.staging, "probed_known"),
+                                  pa.Table.from_pylist(records, schema=row_schemas.PROBED))
+            frames.append(staged.frame(spark))
+        if fresh:
+            probed, _ = executors.run_to_staging(
+                spark.createDataFrame(fresh, FILE_SCHEMA), state.partitions(len(fresh)),
+                executors.probe_partition(cfg.clean, near_dup, cfg.probe), row_schemas.PROBED,
+                storage.join(state.staging, "probed"))
+            frames.append(probed)
+            state.probed_now = Staged.of(storage.join(state.staging, "probed"))
+        state.probed = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+        state.summary.files_probed_before = len(known)
+
+
+def known_files(lake_uri: str, files: list, near_dup: NearDupConfig | None) -> dict[tuple, dict[str, Any]]:
+    """The ``files`` rows of ``files`` (listing tuples) whose stored facts this run can use: the same uri, size and
+    modification time, and a signature made with ``near_dup``'s settings when it wants one."""
+    if not files:
+        return {}
+    wanted = {tuple(f) for f in files}
+    rows = delta.read_rows(lake_uri, "files", where=pc.field("uri").isin(sorted({f[0] for f in files})))
+    settings = near_dup.signature_settings if near_dup is not None else None
+    return {key: r for r in rows if (key := tuple(r[k] for k in FILE_KEY)) in wanted
+            and (settings is None or r["signature_settings"] == settings)}
 
 
 def _labels(cfg: CurateConfig) -> dict[str, str]:
@@ -179,7 +214,7 @@ class Clean(_AfterIngest):
 
     def run(self, state: CurateState) -> None:
         probed, spark, near_cfg = state.probed, state.spark, state.cfg.near_dup
-        root = state.layout.root
+        root, dataset = state.layout.root, state.cfg.dataset
         done_ids = state.done_ids
         # A small run reads the dataset's lake videos here with delta-rs (a few columns, no Spark job; a Spark
         # query would first replay the log of a table delta-rs wrote last) and finds near-duplicates in numpy.
@@ -187,12 +222,14 @@ class Clean(_AfterIngest):
         lake_rows: list[dict[str, Any]] = []
         if on_driver:
             lake_rows = delta.read_rows(root, "videos", ["video_id", "uri", "signature", "duration_s", "width_px",
-                                                         "height_px"], where=pc.field("video_id").isin(done_ids))
+                                                         "height_px"], where=(pc.field("dataset") == dataset) & (
+                pc.field("video_id").isin(done_ids)))
             state.done_videos = spark.createDataFrame([(r["video_id"], r["uri"]) for r in lake_rows],
                                                       "video_id string, uri string")
         else:
             ids = spark.createDataFrame([(i,) for i in done_ids.to_pylist()], "video_id string")
-            state.done_videos = state.tables.read("videos").join(F.broadcast(ids), "video_id")
+            state.done_videos = state.tables.read("videos").where(F.col("dataset") == dataset).join(
+                F.broadcast(ids), "video_id")
         label_map = _labels(state.cfg)
         classes = class_index(list(state.latest["classes"]) if state.latest else [], set(label_map.values()))
         labels_df = spark.createDataFrame(
@@ -325,8 +362,8 @@ class Decode(_AfterIngest):
 
 
 class WriteTables(_AfterIngest):
-    name, about = "tables", "MERGE rejects, videos and clips"
-    reads = ("cleaned", "decoded", "rejected_before")
+    name, about = "tables", "MERGE files, rejects, videos and clips"
+    reads = ("cleaned", "decoded", "rejected_before", "probed_now")
     writes = ("shards",)
 
     def run(self, state: CurateState) -> None:
@@ -334,8 +371,10 @@ class WriteTables(_AfterIngest):
         # Every row comes from files staged by the stages before (decode's records carry all the columns the
         # tables need) and is shaped in Arrow: no join, no Spark job for a small increment.
         decoded = state.decoded
+        near_dup = state.cfg.near_dup
         run = {"run_id": state.run_id, "now": datetime.now(timezone.utc), "dataset": state.cfg.dataset,
-               "dataset_version": state.version}
+               "dataset_version": state.version,
+               "signature_settings": near_dup.signature_settings if near_dup.enabled else ""}
         facts = decoded.arrow(["kind", "uri", "split", "rows", "filter_reason", "decoder", "decoded_frame_count",
                                "decode_s", "cuts", "reject_reason", "shard_uri", "shard_rows"])
         kind = facts["kind"]
@@ -360,6 +399,9 @@ class WriteTables(_AfterIngest):
         s.clips_new = by_filter.pop(None, 0)
         s.clips_filtered_by_reason = by_filter
 
+        if state.probed_now is not None and state.probed_now.rows:
+            # Only files that passed the gate: their facts are complete (signature included).
+            tables.merge_staged("files", state.probed_now, shape=partial(_probed_files, run=run))
         if cleaned.rejects.rows:
             tables.merge_staged("rejects", cleaned.rejects, shape=partial(row_schemas.with_run_columns,
                                                                           table="rejects", run=run))
@@ -369,7 +411,8 @@ class WriteTables(_AfterIngest):
             if state.rejected_before:
                 # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
                 uris = sorted(set(videos["uri"].to_pylist()) & state.rejected_before)
-                tables.remove("rejects", pa.table({"uri": pa.array(uris, pa.string())}))
+                tables.remove("rejects", pa.table({"dataset": pa.array([state.cfg.dataset] * len(uris), pa.string()),
+                                                   "uri": pa.array(uris, pa.string())}))
             tables.merge_staged("videos", decoded, shape=partial(row_schemas.table_rows, table="videos", run=run))
         if cleaned.touched.rows:
             _refresh_touched(state, cleaned.touched.arrow(), run)
@@ -377,11 +420,16 @@ class WriteTables(_AfterIngest):
             tables.merge_staged("clips", decoded, shape=partial(row_schemas.table_rows, table="clips", run=run))
 
 
+def _probed_files(probed: Any, run: dict[str, Any]) -> Any:  # noqa: ANN401 - pyarrow Tables
+    """``files`` rows of PROBED records that passed the gate."""
+    return row_schemas.with_run_columns(probed.filter(pc.is_null(probed["reject_reason"])), "files", run)
+
+
 def _refresh_touched(state: CurateState, touched: Any, run: dict[str, Any]) -> None:  # noqa: ANN401 - pa.Table
     """Files already in the dataset whose modification time changed: their videos rows get the new file key
     and this run's run_id and time; nothing is decoded again."""
-    videos = delta.read_table(state.layout.root, "videos", where=pc.field("video_id").isin(
-        touched["video_id"].to_pylist()))
+    videos = delta.read_table(state.layout.root, "videos", where=(pc.field("dataset") == state.cfg.dataset) & (
+        pc.field("video_id").isin(touched["video_id"].to_pylist())))
     at = pc.index_in(videos["video_id"], value_set=touched["video_id"])  # (pyarrow joins skip list columns)
     for name in FILE_KEY:
         videos = videos.set_column(videos.column_names.index(name), name, touched[name].take(at))

@@ -213,7 +213,8 @@ def _compare(candidate_uri: str, production_uri: str | None, new: tuple[Any, Any
 def _new_video_uris(tables: Tables, dataset: str, version: int) -> set[str]:
     videos = tables.read("clips").where((F.col("dataset") == dataset) & (F.col("dataset_version") == version)) \
         .select("video_id").distinct()
-    return {r["uri"] for r in tables.read("videos").join(videos, "video_id").select("uri").collect()}
+    return {r["uri"] for r in tables.read("videos").where(F.col("dataset") == dataset).join(videos, "video_id")
+            .select("uri").collect()}
 
 
 def run_cycle(spark: SparkSession, cfg: CycleConfig, run_id: str | None = None) -> CycleSummary:

@@ -71,7 +71,8 @@ def baseline_for(tables: Tables, card: ModelCard, clips_limit: int) -> Baseline:
     classes = _mix(train.groupBy("label_name").agg(F.count("*").alias("n")).collect(), "label_name")
     frames, _ = split_arrays(data, "train", clips_limit)
     stats = [input_stats(clip) for clip in frames]
-    videos = tables.read("videos").join(train.select("video_id").distinct(), "video_id")
+    videos = tables.read("videos").where(F.col("dataset") == card.dataset).join(
+        train.select("video_id").distinct(), "video_id")
     codecs = videos.groupBy("codec").agg(F.count("*").alias("n"))
     return Baseline(classes=classes, brightness=[b for b, _ in stats], motion=[m for _, m in stats],
                     resolutions=_tiers(videos), codecs=_mix(codecs.collect(), "codec"))
@@ -84,7 +85,9 @@ def monitor_run(tables: Tables, score_run_id: str, cfg: MonitorJobConfig) -> dic
     if not first:
         raise ValueError(f"scoring run {score_run_id!r} has no predictions in {tables.layout.table('predictions')}")
     card = read_card(first[0]["model_uri"])
-    labels = tables.read("videos").select("video_id", F.col("label").alias("true_label"))
+    # The labels of the model's own dataset: another dataset in the lake may name other classes.
+    labels = tables.read("videos").where(F.col("dataset") == card.dataset).select(
+        "video_id", F.col("label").alias("true_label"))
     rows = preds.join(labels, "video_id", "left").select(
         "predicted_label", "predicted_label_name", F.array_max("probabilities").alias("confidence"), "brightness",
         "motion_energy", "latency_ms", "true_label").collect()

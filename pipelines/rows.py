@@ -98,8 +98,9 @@ def table_rows(decoded: pa.Table, table: str, run: dict[str, Any]) -> pa.Table:
 
 
 RUN_COLUMNS: dict[str, dict[str, str]] = {
-    "videos": {"run_id": "run_id", "updated_at": "now"},
-    "rejects": {"run_id": "run_id", "rejected_at": "now"},
+    "files": {"run_id": "run_id", "probed_at": "now", "signature_settings": "signature_settings"},
+    "videos": {"dataset": "dataset", "run_id": "run_id", "updated_at": "now"},
+    "rejects": {"dataset": "dataset", "run_id": "run_id", "rejected_at": "now"},
     "clips": {"dataset": "dataset", "dataset_version": "dataset_version", "run_id": "run_id"},
 }
 """Per table, its columns that say which run wrote a row, and the key of ``run`` that holds the value."""

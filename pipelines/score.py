@@ -24,6 +24,7 @@ from sora_model.lake.card import CARD_FILE, ModelCard, parse_model_id, read_card
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
+from sora_model.lake.tables import SCORING_REJECTS
 from sora_model.video import decode as decode_lib
 from sora_model.video.clean import CleanConfig
 from sora_model.video.clips import ClipConfig
@@ -154,7 +155,7 @@ def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run
         F.lit(alias.alias if alias else None).cast("string").alias("alias"),
         F.lit(alias.seq if alias else None).cast("int").alias("alias_seq"))
     rejects = row_schemas.as_rejects(scored.where(F.col("kind") == "reject")).select(
-        "*", F.lit(run_id).alias("run_id"), now.alias("rejected_at"))
+        F.lit(SCORING_REJECTS).alias("dataset"), "*", F.lit(run_id).alias("run_id"), now.alias("rejected_at"))
     # Staged once, then merged in the driver when small (``Tables.merge_staged``).
     tables.merge_staged("predictions", executors.stage_rows(preds, storage.join(staging, "predictions")),
                         update=False)

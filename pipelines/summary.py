@@ -28,6 +28,9 @@ class CurateSummary:
     """Folder links that lead back to a folder already listed (loops); their files are listed once."""
     files_already_in_lake: int = 0
     files_new: int = 0
+    files_probed_before: int = 0
+    """New files of this dataset that an earlier run (of any dataset) had probed: gated on the facts it stored in
+    the ``files`` table, not read again."""
     videos_clipped: int = 0
     files_rejected: int = 0
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
@@ -65,7 +68,9 @@ class CurateSummary:
                  f"  files found         {self.files_listed}  (+{self.files_ignored} on the ignore list"
                  + (f", {self.links_skipped} folder links already listed)" if self.links_skipped else ")"),
                  f"  already in lake     {self.files_already_in_lake}",
-                 f"  new                 {self.files_new}",
+                 f"  new                 {self.files_new}" + (
+                     f"  ({self.files_probed_before} known to the lake: not probed again)"
+                     if self.files_probed_before else ""),
                  f"    clipped           {self.videos_clipped}  ({self.pyav_fallbacks} via PyAV fallback)",
                  f"    rejected          {self.files_rejected}"]
         for reason, n in sorted(self.rejects_by_reason.items()):

@@ -16,7 +16,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
 
-from sora_model.lake import delta, storage
+from sora_model.lake import delta, migrate, storage
 from sora_model.lake.layout import LakeLayout
 from sora_model.lake.tables import KEYS, TABLES, arrow_schema, key_condition
 
@@ -51,6 +51,16 @@ class Staged:
 
         fs, path = storage.filesystem(uri)
         return cls(uri, ds.dataset(path, format="parquet", filesystem=fs).count_rows())
+
+    @classmethod
+    def write(cls, uri: str, rows: Any) -> Staged:  # noqa: ANN401 - a pyarrow Table
+        """Stage rows this process holds as one Parquet file under ``uri`` (Spark reads them like its own)."""
+        import pyarrow.parquet as pq
+
+        fs, path = storage.filesystem(storage.join(uri, "part-00000.parquet"))
+        storage.make_parent(fs, path)
+        pq.write_table(rows, path, filesystem=fs)
+        return cls(uri, rows.num_rows)
 
     def arrow(self, columns: list[str] | None = None, where: Any = None) -> Any:  # noqa: ANN401 - pyarrow
         """The rows in this process (only ``columns`` when given, only those matching the pyarrow expression
@@ -114,10 +124,19 @@ class Tables:
         """A lake written by an earlier release lacks the columns added since: add them (old rows read null)."""
         if name in self._current:
             return
+        if name in ("videos", "rejects"):
+            migrate.keep_datasets_apart(self.layout.root, name)
         added = delta.add_missing_columns(self.layout.root, name, arrow_schema(name))
         if added:
             logger.warning("table %s: added columns %s (rows written before read null)", name, ", ".join(added))
         self._current.add(name)
+
+    def upgrade(self, *names: str) -> None:
+        """Bring tables ``names`` of a lake an earlier release wrote up to this release's schema, before rows are
+        read from them outside Spark (delta-rs reads by the driver)."""
+        for name in names:
+            if self.exists(name):
+                self._add_new_columns(name)
 
     def version(self, name: str) -> int | None:
         """The table's latest committed version (None before its first write)."""

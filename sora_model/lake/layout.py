@@ -1,8 +1,8 @@
 """Every path under a lake root, spelled once. Local directory or object-store prefix alike.
 
 ```
-<root>/tables/<name>                         Delta tables (videos, rejects, clips, datasets, models, predictions,
-                                             aliases, decisions, monitoring)
+<root>/tables/<name>                         Delta tables (files, videos, rejects, clips, datasets, models,
+                                             predictions, aliases, decisions, monitoring)
 <root>/datasets/<name>/v<k>/<split>/*.parquet shards of dataset versions
 <root>/models/<run_id>/epoch-<n>/             training checkpoints (complete once meta.json exists)
 <root>/models/<run_id>/<variant>/             compressed variants of one of the run's checkpoints
@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE
 
-TABLES = ("videos", "rejects", "clips", "datasets", "models", "predictions", "aliases", "decisions",
+TABLES = ("files", "videos", "rejects", "clips", "datasets", "models", "predictions", "aliases", "decisions",
           "monitoring")
 _CHECKPOINT = re.compile(r"^epoch-(\d+)$")
 

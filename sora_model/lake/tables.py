@@ -12,13 +12,16 @@ from typing import Any
 from sora_model.lake.layout import TABLES as TABLE_NAMES
 
 TABLES: dict[str, str] = {
-    "videos": """video_id string, uri string, size_bytes long, modified_ms long, container string, codec string,
+    "videos": """dataset string, video_id string, uri string, size_bytes long, modified_ms long, container string, codec string,
         width_px int, height_px int, fps double, duration_s double, frame_count long, rotation_deg int,
         signature array<long>, decoded_frame_count long,
         label int, label_name string, split string, decoder string, fallback_reason string, decode_error string,
         clip_count int, clips_filtered int, clips_dropped int, cuts array<int>, run_id string,
         updated_at timestamp""",
-    "rejects": """uri string, size_bytes long, modified_ms long, video_id string, stage string, reason string,
+    "files": """uri string, size_bytes long, modified_ms long, video_id string, container string, codec string,
+        width_px int, height_px int, fps double, duration_s double, frame_count long, rotation_deg int,
+        signature array<long>, signature_settings string, run_id string, probed_at timestamp""",
+    "rejects": """dataset string, uri string, size_bytes long, modified_ms long, video_id string, stage string, reason string,
         detail string, run_id string, rejected_at timestamp""",
     "clips": """dataset string, dataset_version int, clip_id string, video_id string, clip_index int,
         start_frame long, end_frame long, start_s double, end_s double, label int, label_name string,
@@ -51,8 +54,9 @@ TABLES: dict[str, str] = {
 }
 
 KEYS: dict[str, tuple[str, ...]] = {
-    "videos": ("video_id",),
-    "rejects": ("uri",),
+    "videos": ("dataset", "video_id"),
+    "files": ("uri", "size_bytes", "modified_ms"),
+    "rejects": ("dataset", "uri"),
     "clips": ("dataset", "clip_id"),
     "datasets": ("name", "version"),
     "models": ("run_id", "epoch", "variant"),
@@ -61,6 +65,12 @@ KEYS: dict[str, tuple[str, ...]] = {
     "decisions": ("dataset", "dataset_version"),
     "monitoring": ("score_run_id",),
 }
+
+SCORING_REJECTS = "(scoring)"
+"""The ``dataset`` of the rejects rows a scoring run writes (files it could not score); no dataset's name can be
+spelled with parentheses. Every other videos and rejects row belongs to the dataset its ``dataset`` names: one
+lake holds many datasets over the same files, each with its own membership, split, clip counts and rejects; what
+a file is (its content id, probe facts and signature) is found once, in ``files``, and every dataset reuses it."""
 
 
 _SCALARS = {"string": "string", "long": "int64", "int": "int32", "double": "float64", "boolean": "bool_",

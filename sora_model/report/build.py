@@ -14,7 +14,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from functools import cached_property
+from functools import cache, cached_property
 from typing import Any
 
 import yaml
@@ -24,6 +24,7 @@ from sora_model.lake.aliases import PRODUCTION
 from sora_model.lake.card import CARD_FILE, ModelCard, parse_model_id, read_card
 from sora_model.lake.delta import read_rows
 from sora_model.lake.layout import LakeLayout
+from sora_model.lake.migrate import keep_datasets_apart
 from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.report import plots
 
@@ -103,24 +104,38 @@ class LakeView:
     def rows(self, table: str, columns: list[str] | None = None) -> list[dict[str, Any]]:
         return read_rows(self.cfg.lake_uri, table, columns)
 
-    @cached_property
+    @cache  # noqa: B019 - one view per report
+    def _of_dataset(self, table: str, dataset: str, columns: tuple[str, ...]) -> list[dict[str, Any]]:
+        key = "name" if table == "datasets" else "dataset"
+        return [r for r in self.rows(table, [key, *columns] if columns else None) if r[key] == dataset]
+
+    def videos_of(self, dataset: str) -> list[dict[str, Any]]:
+        """``dataset``'s rows of the videos table: a lake holds many datasets over the same files."""
+        return self._of_dataset("videos", dataset, ("video_id", "uri", "codec", "width_px", "height_px",
+                                                    "duration_s", "label_name", "clip_count"))
+
+    def clips_of(self, dataset: str) -> list[dict[str, Any]]:
+        return self._of_dataset("clips", dataset, ("dataset_version", "video_id", "start_s", "end_s", "split",
+                                                   "filter_reason"))
+
+    def datasets_of(self, dataset: str) -> list[dict[str, Any]]:
+        return sorted(self._of_dataset("datasets", dataset, ()), key=lambda r: r["version"])
+
+    @property
     def videos(self) -> list[dict[str, Any]]:
-        return self.rows("videos", ["video_id", "uri", "codec", "width_px", "height_px", "duration_s", "label_name",
-                                    "clip_count"])
+        return self.videos_of(self.cfg.dataset)
 
-    @cached_property
+    @property
     def rejects(self) -> list[dict[str, Any]]:
-        return self.rows("rejects", ["uri", "stage", "reason", "detail"])
+        return self._of_dataset("rejects", self.cfg.dataset, ("uri", "stage", "reason", "detail"))
 
-    @cached_property
+    @property
     def clips(self) -> list[dict[str, Any]]:
-        cols = ["dataset", "dataset_version", "video_id", "start_s", "end_s", "split", "filter_reason"]
-        return [r for r in self.rows("clips", cols) if r["dataset"] == self.cfg.dataset]
+        return self.clips_of(self.cfg.dataset)
 
-    @cached_property
+    @property
     def datasets(self) -> list[dict[str, Any]]:
-        return sorted((r for r in self.rows("datasets") if r["name"] == self.cfg.dataset),
-                      key=lambda r: r["version"])
+        return self.datasets_of(self.cfg.dataset)
 
     @cached_property
     def models(self) -> list[dict[str, Any]]:
@@ -366,12 +381,14 @@ def lineage_section(view: LakeView) -> Section:
             break
         seen.add(run)
         init = _init_from(view, run)
-    dataset = next((d for d in view.datasets if d["version"] == card.dataset_version), None)
+    # The model's own dataset, which need not be the one the report is about.
+    dataset = next((d for d in view.datasets_of(card.dataset) if d["version"] == card.dataset_version), None)
     steps.append(["on dataset version", f"{card.dataset} v{card.dataset_version}",
                   view.layout.dataset_version(card.dataset, card.dataset_version)])
     if dataset:
         steps.append(["curated by run", dataset["run_id"], view.layout.run_record(dataset["run_id"])])
-    clips = [c for c in view.clips if c["dataset_version"] <= card.dataset_version and not c["filter_reason"]]
+    clips = [c for c in view.clips_of(card.dataset)
+             if c["dataset_version"] <= card.dataset_version and not c["filter_reason"]]
     per_split = Counter(c["split"] for c in clips)
     steps.append(["from clips", f"{len(clips)} ({', '.join(f'{k} {n}' for k, n in sorted(per_split.items()))})",
                   view.layout.table("clips")])
@@ -381,7 +398,7 @@ def lineage_section(view: LakeView) -> Section:
     steps.append(["has served", f"{sum(1 for r in served if r['alias'] == PRODUCTION and r['alias_seq'] == p['seq'])}"
                   f" predictions as {PRODUCTION} entry {p['seq']}", view.layout.table("predictions")])
     s.table(["step", "what", "where"], steps)
-    uris = {v["video_id"]: v for v in view.videos}
+    uris = {v["video_id"]: v for v in view.videos_of(card.dataset)}
     listed = [[uris[v]["uri"] if v in uris else v, (uris.get(v) or {}).get("label_name"), n]
               for v, n in video_clips.most_common(view.cfg.lineage_videos)]
     if listed:
@@ -421,6 +438,8 @@ def render(sections: list[Section], lake: str, dataset: str) -> str:
 
 def write_report(cfg: ReportConfig) -> str:
     """Write index.html and its PNGs into ``cfg.out``; returns the URI of index.html."""
+    for table in ("videos", "rejects"):  # a lake an earlier release wrote: rows per dataset first
+        keep_datasets_apart(cfg.lake_uri, table)
     view = LakeView(cfg)
     sections = []
     for make in SECTIONS:

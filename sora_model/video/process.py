@@ -114,6 +114,18 @@ def probe_video(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None = N
     return outcome.failure if outcome.failure is not None else outcome.items[-1]
 
 
+def gate_known(record: dict[str, Any], clean: CleanConfig, near_dup: NearDupConfig | None) -> ProbedVideo | Rejected:
+    """The per-file gate over facts an earlier run found (a ``files`` row: uri, video_id, probe facts, signature),
+    without reading the file again: what ``probe_video`` gives for it, given the stored signature was computed with
+    ``near_dup``'s settings."""
+    video = ProbedVideo.from_columns(record)
+    rejected = check(video.probe, clean)
+    if rejected is not None:
+        return rejected.with_video_id(video.video_id)
+    signature = tuple(record["signature"] or ()) if near_dup is not None else ()
+    return dataclasses.replace(video, signature=signature)
+
+
 def _probe_job(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None) -> Iterator[ProbedVideo | Rejected]:
     yield _probe(uri, clean, near_dup)
 

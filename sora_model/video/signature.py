@@ -27,6 +27,11 @@ _BAR_LUMA, _BAR_FLAT = 24.0, 6.0  # a bar row: darker than this on average and f
 _MAX_BARS = 0.35  # bars cover at most this share of either side; darker pictures are content, not bars
 
 
+SIGNATURE_VERSION = 2
+"""Raised whenever ``video_signature`` hashes other frames or hashes them otherwise: stored signatures of an
+older version are then computed again."""
+
+
 @dataclass(frozen=True, kw_only=True)
 class NearDupConfig:
     enabled: bool = True
@@ -57,6 +62,12 @@ class NearDupConfig:
     found on the driver (numpy over the hashes read with delta-rs: no Spark job, and a small increment costs
     little whatever the lake); above it, by the LSH join in Spark. Both find the same candidates, and the driver
     holds them either way (the join's are collected). 0: always Spark."""
+
+    @property
+    def signature_settings(self) -> str:
+        """What decides a video's signature, as stored beside it in the ``files`` table: another run reuses the
+        signature only when its settings read the same (the matching settings only compare signatures)."""
+        return f"phash-v{SIGNATURE_VERSION} every {self.sample_every_s:g}s max {self.max_frames}"
 
     def __post_init__(self) -> None:
         if self.max_frames < 1 or not 0 <= self.max_distance_bits <= 64:

@@ -220,16 +220,18 @@ def test_a_lake_from_an_earlier_release_gains_the_new_columns(spark, tmp_path: P
     from pipelines.tables import table_schema
 
     lake = Tables(spark, str(tmp_path / "lake"))
-    new = {"rotation_deg", "signature", "clips_filtered"}
+    new = {"dataset", "rotation_deg", "signature", "clips_filtered"}
     old = StructType([f for f in table_schema("videos") if f.name not in new])
     row = {f.name: None for f in old} | {"video_id": "v0", "uri": "/old.mp4"}
     spark.createDataFrame([row], old).write.format("delta").save(lake.table_uri("videos"))
     videos = lake.read("videos")
     assert new <= set(videos.columns)
     (got,) = videos.collect()
-    assert got["uri"] == "/old.mp4" and got["signature"] is None
+    # No clips and no run record say whose it was: no dataset claims it, so each one judges the file again.
+    assert got["uri"] == "/old.mp4" and got["signature"] is None and got["dataset"] == "(unknown)"
     lake.merge("videos", spark.createDataFrame([{**row, "video_id": "v1", "signature": [1, 2]}], old.add(
-        "signature", ArrayType(LongType()))).selectExpr("*", "1 as rotation_deg", "0 as clips_filtered"))
+        "signature", ArrayType(LongType()))).selectExpr("'demo' as dataset", "*", "1 as rotation_deg",
+                                                        "0 as clips_filtered"))
     assert sorted(r["video_id"] for r in lake.read("videos").collect()) == ["v0", "v1"]
 
 

@@ -31,10 +31,11 @@ def test_each_table_gets_its_own_records_in_its_schema_with_the_run_columns():
     videos = rows.table_rows(decoded, "videos", RUN)
     assert videos.schema == arrow_schema("videos")
     assert videos.to_pylist()[0] | {"updated_at": None} == {
-        **{n: None for n in arrow_schema("videos").names}, **VIDEO, "run_id": "r1", "updated_at": None}
+        **{n: None for n in arrow_schema("videos").names}, **VIDEO, "dataset": "demo", "run_id": "r1",
+        "updated_at": None}
     (reject,) = rows.table_rows(decoded, "rejects", RUN).to_pylist()
-    assert (reject["uri"], reject["stage"], reject["reason"], reject["run_id"]) == (
-        "/in/bad.mp4", "decode", "undecodable", "r1")
+    assert (reject["dataset"], reject["uri"], reject["stage"], reject["reason"], reject["run_id"]) == (
+        "demo", "/in/bad.mp4", "decode", "undecodable", "r1")
     (clip,) = rows.table_rows(decoded, "clips", RUN).to_pylist()
     assert (clip["clip_id"], clip["label_name"], clip["dataset"], clip["dataset_version"]) == ("c1", "up", "demo", 3)
 

@@ -16,7 +16,7 @@ NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
 
 
 def _reject(uri: str, reason: str = "not_video") -> dict:
-    return {"uri": uri, "size_bytes": 3, "modified_ms": 1, "stage": "probe", "reason": reason, "detail": "d",
+    return {"dataset": "d1", "uri": uri, "size_bytes": 3, "modified_ms": 1, "stage": "probe", "reason": reason, "detail": "d",
             "run_id": "r1", "rejected_at": NOW}
 
 

@@ -27,7 +27,7 @@ def test_rejects_are_counted_per_reason_and_plotted(tmp_path: Path) -> None:
     from deltalake import write_deltalake
 
     lake = tmp_path / "lake"
-    rows = [{"uri": f"/in/{n}", "stage": "probe", "reason": r, "detail": "d <b>"} for n, r in
+    rows = [{"dataset": "demo", "uri": f"/in/{n}", "stage": "probe", "reason": r, "detail": "d <b>"} for n, r in
             [("a.mp4", "empty_file"), ("b.mp4", "not_video"), ("c.mp4", "not_video")]]
     write_deltalake(LakeLayout.of(str(lake)).table("rejects"), pa.Table.from_pylist(rows))
     page = Path(write_report(ReportConfig(lake_uri=str(lake), out_uri=str(tmp_path / "out")))).read_text()
