@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -71,6 +72,31 @@ spark.stop()
 _MANIFEST = "sora_model-jars.json"
 
 
+_IVY_JAR = re.compile(r"^[^_]+_(?P<artifact>.+?)-\d[^_]*\.jar$")  # <organisation>_<artifact>-<revision>.jar
+_SPARK_JAR = re.compile(r"^(?P<artifact>.+?)-\d.*\.jar$")  # <artifact>-<version>.jar
+
+
+def spark_artifacts() -> set[str]:
+    """The artifacts (names without version) of the jars Spark ships in its own jars/ folder."""
+    from pyspark.find_spark_home import _find_spark_home
+
+    names = (_SPARK_JAR.match(p.name) for p in (Path(_find_spark_home()) / "jars").glob("*.jar"))
+    return {m["artifact"].lower() for m in names if m}
+
+
+def without_spark_own(jars: list[str]) -> list[str]:
+    """``jars`` (Ivy's files) less those whose artifact Spark already ships: Ivy resolves Delta's and hadoop-aws's
+    dependencies to other versions of libraries Spark has (hadoop-client-api 3.4.2 beside Spark's 3.5.0, Parquet,
+    Jackson, log4j), and two versions of one library on a classpath is whichever loads first."""
+    own = spark_artifacts()
+    keep = []
+    for jar in jars:
+        match = _IVY_JAR.match(Path(jar).name)
+        if match is None or match["artifact"].lower() not in own:
+            keep.append(jar)
+    return keep
+
+
 def hadoop_aws_package() -> str:
     """Maven coordinate of hadoop-aws (Hadoop's s3a) matching the Hadoop that the installed pyspark ships."""
     from pyspark.find_spark_home import _find_spark_home
@@ -94,7 +120,7 @@ def resolved_jars(ivy_dir: str) -> list[str] | None:
     if not manifest.is_file():
         return None
     data = json.loads(manifest.read_text())
-    jars = data.get("jars", [])
+    jars = without_spark_own(data.get("jars", []))
     if data.get("packages") != packages() or not jars or not all(Path(j).is_file() for j in jars):
         return None
     return jars
@@ -116,13 +142,80 @@ def resolve_jars(ivy_dir: str, verbose: bool = False) -> list[str]:
         tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).splitlines()[-30:])
         raise RuntimeError(f"could not resolve {packages()} from Maven Central into {ivy_dir} "
                            f"(exit {proc.returncode}); is the network to the Maven registry up?\n{tail}")
-    jars = [j.removeprefix("file://").removeprefix("file:") for j in lines[-1].split("=", 1)[1].split(",") if j]
+    resolved = [j.removeprefix("file://").removeprefix("file:") for j in lines[-1].split("=", 1)[1].split(",") if j]
+    jars = without_spark_own(resolved)
+    if len(jars) < len(resolved):
+        logger.info("left out %d jars whose library Spark already ships: %s", len(resolved) - len(jars),
+                    ", ".join(sorted(Path(j).name for j in set(resolved) - set(jars))))
     Path(ivy_dir).mkdir(parents=True, exist_ok=True)
     (Path(ivy_dir) / _MANIFEST).write_text(json.dumps({"packages": packages(), "jars": jars}, indent=1))
     return jars
 
 
+def copy_jars(cfg: SparkConfig, folder: str) -> list[str]:
+    """Put the resolved jars into ``folder`` (for ``jars_on_workers``: the same path on every worker); returns
+    their paths there (hard links when on the same disk as the Ivy cache). A jar already there with the same size
+    is left as it is."""
+    import shutil
+
+    ivy_dir = cfg.ivy_dir or default_ivy_dir()
+    jars = resolved_jars(ivy_dir) or resolve_jars(ivy_dir)
+    Path(folder).mkdir(parents=True, exist_ok=True)
+    out = []
+    for jar in jars:
+        target = Path(folder) / Path(jar).name
+        if not target.is_file() or target.stat().st_size != Path(jar).stat().st_size:
+            target.unlink(missing_ok=True)
+            try:
+                os.link(jar, target)  # on the Ivy cache's disk: no second copy of 700 MB
+            except OSError:
+                shutil.copyfile(jar, target)
+        out.append(str(target))
+    return out
+
+
+def _conf_dir() -> Path:
+    import pyspark
+
+    return Path(os.environ.get("SPARK_CONF_DIR") or Path(pyspark.__file__).parent / "conf")
+
+
+_ON_WORKERS = "sora_model-jars.txt"
+"""In a ``--jars-dir`` folder: the names of the jars it holds for the project (checked on the driver and the
+executors)."""
+
+
+def _defaults() -> dict[str, str]:
+    path = _conf_dir() / "spark-defaults.conf"
+    pairs = (line.split(None, 1) for line in (path.read_text().splitlines() if path.is_file() else []))
+    return {p[0]: p[1].strip() for p in pairs if len(p) == 2 and not p[0].startswith("#")}
+
+
+def jars_on_workers() -> list[str] | None:
+    """The jars ``spark-defaults.conf`` puts on the driver's and every executor's class path from a folder
+    ``python -m jobs.spark_setup --jars-dir`` filled (the same path on every node), checked on this machine; None
+    when it names no such folder (each application then ships the jars)."""
+    entry = _defaults().get("spark.executor.extraClassPath", "")
+    if not entry.endswith("/*"):
+        return None
+    folder = entry[:-2]
+    listing = Path(folder) / _ON_WORKERS
+    if not listing.is_file():
+        return None
+    jars = [str(Path(folder) / name) for name in listing.read_text().split()]
+    missing = [j for j in jars if not os.path.isfile(j)]
+    if missing:
+        raise RuntimeError(f"{folder} lacks {len(missing)} of the jars it should hold (e.g. "
+                           f"{os.path.basename(missing[0])}): run `python -m jobs.spark_setup --jars-dir {folder}` "
+                           "again")
+    return jars
+
+
 def _jar_conf(cfg: SparkConfig) -> dict[str, str]:
+    if jars_on_workers():
+        # On every node's class path already (spark.{driver,executor}.extraClassPath): nothing to ship. Named as
+        # spark.jars, even local: ones, each executor would copy them into its work folder for every application.
+        return {}
     ivy_dir = cfg.ivy_dir or default_ivy_dir()
     jars = resolved_jars(ivy_dir)
     if jars is None:
@@ -259,17 +352,27 @@ def build_session(cfg: SparkConfig):  # noqa: ANN201 - pyspark imported lazily
 
 
 def _check_executors_import_the_project(spark) -> None:  # noqa: ANN001
-    """One task per core that only asks whether the project imports there, so a cluster without it fails in a
-    second with the fix, not after four task attempts with a JVM and a Python traceback."""
+    """One task per core that only asks whether the project imports there (and whether the jars spark-defaults.conf
+    says are on every worker are), so a cluster without them fails in a second with the fix, not after four task
+    attempts with a JVM and a Python traceback."""
     cores = max(1, spark.sparkContext.defaultParallelism)
+    on_workers = jars_on_workers() or []
     # A lambda over builtins only: cloudpickle sends it by value, so it runs even where nothing of ours imports.
     probe = spark.sparkContext.parallelize(range(cores), cores).map(
-        lambda _: __import__("importlib.util").util.find_spec("sora_model") is not None)
-    missing = probe.filter(lambda ok: not ok).count()
+        lambda _: (__import__("importlib.util").util.find_spec("sora_model") is not None,
+                   [j for j in on_workers if not __import__("os").path.isfile(j)])).collect()
+    missing = sum(not ok for ok, _ in probe)
     if missing:
         raise RuntimeError(
             f"executors cannot import sora_model ({missing} of {cores} tasks): ship the project with "
             "`make dist` and spark-submit --py-files dist/sora_model.zip, or install it in the executors' Python")
+    lacking = sorted({j for _, jars in probe for j in jars})
+    if lacking:
+        folder = os.path.dirname(lacking[0])
+        raise RuntimeError(
+            f"executors lack {len(lacking)} of the jars spark-defaults.conf says every worker has under {folder} "
+            f"(e.g. {os.path.basename(lacking[0])}): run `python -m jobs.spark_setup --jars-dir {folder}` on every "
+            "worker (or copy that folder to the same path there)")
 
 
 LOG4J2 = """# Written by sora_model: Spark logs warnings and errors only.
@@ -289,17 +392,25 @@ logger.hadoop.level = error
 """
 
 
-def install_spark_defaults(cfg: SparkConfig | None = None, verbose: bool = False) -> Path:
+def install_spark_defaults(cfg: SparkConfig | None = None, verbose: bool = False,
+                           jars_dir: str | None = None) -> Path:
     """Resolve the jars and write them, with Delta's settings, into ``spark-defaults.conf`` of the pip-installed
-    Spark (and a quiet ``log4j2.properties`` beside it)."""
-    import pyspark
-
+    Spark (or ``SPARK_CONF_DIR``; a quiet ``log4j2.properties`` beside it). With ``jars_dir`` the jars are also
+    copied there and named as ``local:`` jars: the same folder must be on every worker, whose executors then load
+    them from it (no application copies them)."""
     cfg = cfg or SparkConfig()
-    conf_dir = Path(os.environ.get("SPARK_CONF_DIR") or Path(pyspark.__file__).parent / "conf")
+    conf_dir = _conf_dir()
     conf_dir.mkdir(parents=True, exist_ok=True)
     path = conf_dir / "spark-defaults.conf"
     resolve_jars(cfg.ivy_dir or default_ivy_dir(), verbose=verbose)
+    path.unlink(missing_ok=True)  # the jars it names are decided here again
     conf = _base_conf(cfg)
+    if jars_dir:
+        jars = copy_jars(cfg, jars_dir)
+        (Path(jars_dir) / _ON_WORKERS).write_text("\n".join(Path(j).name for j in jars) + "\n")
+        folder = str(Path(jars_dir).resolve())
+        conf.pop("spark.jars", None)
+        conf["spark.driver.extraClassPath"] = conf["spark.executor.extraClassPath"] = f"{folder}/*"
     lines = ["# Written by `python -m jobs.spark_setup` (sora_model).",
              *(f"{k} {v}" for k, v in conf.items() if k != "spark.ui.showConsoleProgress")]
     path.write_text("\n".join(lines) + "\n")

@@ -30,12 +30,21 @@ class Cluster:
     worker_python: str
     scratch: Path
     procs: list[subprocess.Popen] = field(default_factory=list)
+    conf_dir: Path | None = None
+    """SPARK_CONF_DIR for the drivers submitting to this cluster, when a test writes one."""
+    jars_dir: Path | None = None
+    """The folder of jars every node has on its class path (``jobs.spark_setup --jars-dir``), when set up."""
 
     def state(self) -> dict:
         return json.loads(urllib.request.urlopen(f"{self.master_ui}/json", timeout=10).read())
 
     def worker_state(self, i: int) -> dict:
         return json.loads(urllib.request.urlopen(f"{self.worker_uis[i]}/json", timeout=10).read())
+
+
+WORKER_OPTS = ("-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.interval=1800 "
+               "-Dspark.worker.cleanup.appDataTtl=604800")
+"""The worker cleanup settings the README gives (finished applications' folders removed after 7 days)."""
 
 
 def worker_env_python(root: Path) -> str:
@@ -55,7 +64,7 @@ def _spark_class() -> str:
     return str(Path(pyspark.__file__).parent / "bin" / "spark-class")
 
 
-def _wait(check, what: str, timeout_s: float = 120) -> None:  # noqa: ANN001
+def wait_for(check, what: str, timeout_s: float = 120) -> None:  # noqa: ANN001
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
@@ -82,7 +91,7 @@ def start(scratch: Path, workers: int = 2, env: dict[str, str] | None = None) ->
         cluster.procs.append(subprocess.Popen(
             [_spark_class(), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
              "--webui-port", str(ui)], env=base, stdout=open(logs / "master.log", "wb"), stderr=subprocess.STDOUT))
-        _wait(lambda: cluster.state()["status"] == "ALIVE", "Spark master")
+        wait_for(lambda: cluster.state()["status"] == "ALIVE", "Spark master")
         for i in range(workers):
             work = scratch / f"worker-{i}"
             (work / "local").mkdir(parents=True)
@@ -91,13 +100,49 @@ def start(scratch: Path, workers: int = 2, env: dict[str, str] | None = None) ->
             cluster.procs.append(subprocess.Popen(
                 [_spark_class(), "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1",
                  "--memory", "3g", "--work-dir", str(work / "work"), "--webui-port", str(wui), cluster.master_url],
-                env={**base, "SPARK_LOCAL_DIRS": str(work / "local"), "PYSPARK_PYTHON": cluster.worker_python},
+                env={**base, "SPARK_LOCAL_DIRS": str(work / "local"), "PYSPARK_PYTHON": cluster.worker_python,
+                     "SPARK_WORKER_OPTS": WORKER_OPTS},
                 stdout=open(logs / f"worker-{i}.log", "wb"), stderr=subprocess.STDOUT))
-        _wait(lambda: sum(w["state"] == "ALIVE" for w in cluster.state()["workers"]) == workers, "Spark workers")
+        wait_for(lambda: sum(w["state"] == "ALIVE" for w in cluster.state()["workers"]) == workers, "Spark workers")
     except BaseException:
         stop(cluster)
         raise
     return cluster
+
+
+def install_jars(cluster: Cluster) -> None:
+    """The drivers' Spark settings in a conf folder of the cluster's own, with the jars in a folder every node has
+    on its class path (``python -m jobs.spark_setup --jars-dir``, as the README says; the same path on every node
+    here); drivers submit with ``SPARK_CONF_DIR=cluster.conf_dir``."""
+    cluster.conf_dir, cluster.jars_dir = cluster.scratch / "spark-conf", cluster.scratch / "jars"
+    subprocess.run([sys.executable, "-m", "jobs.spark_setup", "--jars-dir", str(cluster.jars_dir)],
+                   cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True,
+                   env={**os.environ, "SPARK_CONF_DIR": str(cluster.conf_dir)})
+
+
+def kill_worker(cluster: Cluster, i: int) -> None:
+    """SIGKILL worker ``i`` and every process under it (its executors and their Python workers), as a machine
+    that dies would."""
+    import signal
+
+    worker = cluster.procs[1 + i]  # the master is started first
+    pids, frontier = [], [worker.pid]
+    while frontier:  # its descendants, found from /proc before anything is killed
+        pid = frontier.pop()
+        pids.append(pid)
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                frontier.append(int(stat.parent.name))
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    worker.wait(timeout=30)
 
 
 def stop(cluster: Cluster) -> None:

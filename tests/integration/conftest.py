@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import csv
+import re
 import shutil
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -96,3 +98,47 @@ def pinned_env(path: Path, pins: list[str]) -> Path:
         subprocess.run([str(python), "-m", "pip", "install", "-q", *pins], check=True, timeout=900)
         stamp.write_text("\n".join(pins))
     return python
+
+
+# Columns that name the run, its time or its lake (the same facts otherwise), left out when comparing lakes.
+RUN_COLUMNS = {"run_id", "updated_at", "rejected_at", "created_at", "config_yaml", "source_versions", "probed_at"}
+
+
+def lake_rows(lake: Path, dataset: str, input_dir: Path | None = None,
+              shard_files: bool = True) -> dict[str, list[tuple]]:
+    """Every table's rows of ``dataset`` (sorted tuples of sorted columns), the run columns left out and the lake's
+    and the input's roots spelled <lake> and <input>; shard names lose their per-attempt token, and with
+    ``shard_files=False`` name only their split's folder (which rows share a file depends on the task layout)."""
+    from sora_model.lake import delta
+
+    roots = {str(lake): "<lake>", **({str(input_dir): "<input>"} if input_dir else {})}
+    out = {}
+    for table in ("videos", "rejects", "clips", "datasets"):
+        column = "name" if table == "datasets" else "dataset"
+        rows = [r for r in delta.read_rows(str(lake), table) if r[column] == dataset]
+        drop = RUN_COLUMNS | (set() if shard_files else {"shard_uris", "shard_splits"})
+        out[table] = sorted((tuple((k, _plain(v, roots, shard_files)) for k, v in sorted(r.items()) if k not in drop)
+                             for r in rows), key=repr)
+    return out
+
+
+def _plain(value: Any, roots: dict[str, str], shard_files: bool) -> Any:  # noqa: ANN401
+    if isinstance(value, str):
+        for root, name in roots.items():
+            value = value.replace(root, name)
+        # Shard names carry a random token per task attempt (shards.ShardWriter).
+        return re.sub(r"part-(\d+-\d+)-[0-9a-f]{10}-\d+\.parquet$", r"part-\1-<attempt>.parquet" if shard_files
+                      else "<file>", value)
+    if isinstance(value, list):
+        return tuple(_plain(v, roots, shard_files) for v in value)
+    if isinstance(value, dict):
+        return tuple(sorted((k, _plain(v, roots, shard_files)) for k, v in value.items()))
+    return value
+
+
+def differences(got: list[tuple], want: list[tuple]) -> str:
+    """What differs between two ``lake_rows`` tables, for an assertion message."""
+    if len(got) != len(want):
+        return f"{len(got)} rows, {len(want)} expected"
+    return "; ".join(f"{k}: {a!r} != {b!r}" for g, w in zip(got, want) for (k, a), (_, b) in zip(g, w)
+                     if a != b)[:2000]

@@ -36,6 +36,7 @@ def _checkout_state() -> list[str]:
 @pytest.fixture(scope="module")
 def cluster(s3, tmp_path_factory):
     c = spark_cluster.start(tmp_path_factory.mktemp("cluster"), workers=2)
+    spark_cluster.install_jars(c)
     yield c
     spark_cluster.stop(c)
 
@@ -45,7 +46,7 @@ def _submit(cluster: spark_cluster.Cluster, archive: Path, job: str, *args: str)
            "--conf", f"spark.pyspark.python={cluster.worker_python}",
            "--conf", f"spark.pyspark.driver.python={sys.executable}", "--conf", "spark.executor.memory=2g",
            "--conf", "spark.ui.showConsoleProgress=false", job, *args]
-    env = {**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable}
+    env = {**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable, "SPARK_CONF_DIR": str(cluster.conf_dir)}
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"{job} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     return proc
@@ -73,7 +74,8 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
                            f"spark.pyspark.python={cluster.worker_python}", "--conf",
                            f"spark.pyspark.driver.python={sys.executable}", "jobs/curate.py", "--conf-file",
                            "conf/local.yaml", f"input_uri={s3.uri('cluster', 'raw', scheme='s3a')}",
-                           f"lake_uri={lake}"], cwd=ROOT, env={**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable},
+                           f"lake_uri={lake}"], cwd=ROOT, env={**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable,
+                                                              "SPARK_CONF_DIR": str(cluster.conf_dir)},
                           capture_output=True, text=True, timeout=300)
     assert bare.returncode == 2 and "executors cannot import sora_model" in bare.stdout + bare.stderr, bare.stdout[-3000:]
     assert "Traceback" not in bare.stdout + bare.stderr and not storage.exists(lake)
@@ -104,6 +106,15 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
         state = cluster.worker_state(i)  # the last app's executor may still be winding down
         ran = {e["appid"] for e in state["finishedexecutors"] + state["executors"]}
         assert {a["id"] for a in apps} <= ran, (i, ran)
+    # The jars are on every worker: no application copied any into its executors' work folders (each copied
+    # about 700 MB per executor when the driver shipped them), and one Hadoop client is on the class path.
+    shipped = [p for app in apps for work in cluster.scratch.glob("worker-*/work")
+               for p in (work / app["id"]).rglob("*.jar")]
+    assert not shipped, shipped[:3]
+    from pyspark.find_spark_home import _find_spark_home
+    clients = [p.name for folder in (Path(_find_spark_home()) / "jars", cluster.jars_dir)
+               for p in folder.glob("*hadoop-client-api*.jar")]
+    assert len(clients) == 1, clients
     # Executors could import the project only from the shipped archive: their interpreter has no other copy.
     probe = subprocess.run([cluster.worker_python, "-c", "import sora_model"], cwd=tmp_path, capture_output=True)
     assert probe.returncode != 0 and b"No module named 'sora_model'" in probe.stderr

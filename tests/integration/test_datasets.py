@@ -3,7 +3,6 @@ alone, whichever is curated first, and the report speaks of one dataset at a tim
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 from typing import Any
 
@@ -12,35 +11,12 @@ import pytest
 from sora_model.lake import delta
 from sora_model.lake.tables import KEYS
 from sora_model.report.build import LakeView, ReportConfig
-from tests.integration.conftest import copy_corpus, run
+from tests.integration.conftest import copy_corpus, differences, lake_rows, run
 
 # 'motion' judges the same files otherwise: short videos are rejects, clips are fixed 1 s windows, other splits.
 SETTINGS = {"demo": (), "motion": ("dataset=motion", "clean.min_duration_s=6.0", "clip.mode=fixed",
                                    "clip.clip_len_s=1.0", "clip.stride_s=1.0", "split.train_frac=0.7",
                                    "split.val_frac=0.1")}
-# Columns that name the run, its time or its lake (the same facts otherwise) are left out of the comparison.
-_RUN_COLUMNS = {"run_id", "updated_at", "rejected_at", "created_at", "config_yaml", "source_versions"}
-
-
-def _rows(lake: Path, dataset: str) -> dict[str, list[tuple]]:
-    """Every table's rows of ``dataset``, run columns left out and the lake's root spelled <lake>."""
-    out = {}
-    for table in ("videos", "rejects", "clips", "datasets"):
-        column = "name" if table == "datasets" else "dataset"
-        rows = [r for r in delta.read_rows(str(lake), table) if r[column] == dataset]
-        out[table] = sorted((tuple((k, _plain(v, lake)) for k, v in sorted(r.items()) if k not in _RUN_COLUMNS)
-                             for r in rows), key=repr)
-    return out
-
-
-def _plain(value: Any, lake: Path) -> Any:  # noqa: ANN401
-    if isinstance(value, str):  # shard names carry a random token per task attempt (shards.ShardWriter)
-        return re.sub(r"part-(\d+-\d+)-[0-9a-f]{10}-", r"part-\1-<attempt>-", value.replace(str(lake), "<lake>"))
-    if isinstance(value, list):
-        return tuple(_plain(v, lake) for v in value)
-    if isinstance(value, dict):
-        return tuple(sorted((k, _plain(v, lake)) for k, v in value.items()))
-    return value
 
 
 @pytest.fixture(scope="module")
@@ -55,7 +31,7 @@ def two_lakes(spark, corpus: Path, tmp_path_factory) -> dict[str, Any]:
         for i, dataset in enumerate(order):
             out["summaries"][name, dataset] = run(spark, input_dir, lake, *SETTINGS[dataset])
             if i == 0:
-                out["alone"][dataset] = _rows(lake, dataset)
+                out["alone"][dataset] = lake_rows(lake, dataset)
         out[name] = lake
     return out
 
@@ -63,22 +39,15 @@ def two_lakes(spark, corpus: Path, tmp_path_factory) -> dict[str, Any]:
 @pytest.mark.parametrize("dataset", sorted(SETTINGS))
 @pytest.mark.parametrize("lake", ["ab", "ba"])
 def test_each_dataset_has_the_rows_it_has_alone_in_either_order(two_lakes, lake: str, dataset: str):
-    shared = _rows(two_lakes[lake], dataset)
+    shared = lake_rows(two_lakes[lake], dataset)
     alone = two_lakes["alone"][dataset]
     for table in alone:
         assert shared[table] == alone[table], (f"{dataset}'s {table} rows changed when it shared lake {lake}: "
-                                               f"{_differences(shared[table], alone[table])}")
-
-
-def _differences(got: list[tuple], want: list[tuple]) -> str:
-    if len(got) != len(want):
-        return f"{len(got)} rows, {len(want)} alone"
-    return "; ".join(f"{k}: {a!r} != {b!r}" for g, w in zip(got, want) for (k, a), (_, b) in zip(g, w)
-                     if a != b)[:2000]
+                                               f"{differences(shared[table], alone[table])}")
 
 
 def test_the_two_datasets_judge_the_same_files_differently(two_lakes):
-    rows = {d: _rows(two_lakes["ab"], d) for d in SETTINGS}
+    rows = {d: lake_rows(two_lakes["ab"], d) for d in SETTINGS}
     reasons = {d: {dict(r)["uri"]: dict(r)["reason"] for r in rows[d]["rejects"]} for d in SETTINGS}
     videos = {d: {dict(r)["uri"] for r in rows[d]["videos"]} for d in SETTINGS}
     short = {uri for uri, why in reasons["motion"].items() if why == "too_short"} - set(reasons["demo"])
@@ -107,7 +76,7 @@ def test_the_report_counts_files_and_lineage_of_its_own_dataset(two_lakes):
     lake = two_lakes["ab"]
     for dataset in SETTINGS:
         view = LakeView(ReportConfig(lake_uri=str(lake), dataset=dataset))
-        rows = _rows(lake, dataset)
+        rows = lake_rows(lake, dataset)
         assert len(view.videos) == len(rows["videos"]) and len(view.rejects) == len(rows["rejects"])
         kept = {c["video_id"] for c in view.clips_of(dataset) if not c["filter_reason"]}
         assert kept == {v["video_id"] for v in view.videos_of(dataset)}

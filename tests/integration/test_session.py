@@ -60,3 +60,35 @@ def test_archives_shipped_with_py_files_are_importable_by_processes_executors_st
     assert conf["spark.executorEnv.PYTHONPATH"] == "sora_model.zip:deps.zip"
     _, conf = session_settings(SparkConfig(), {"spark.submit.pyFiles": "a.zip", "spark.executorEnv.PYTHONPATH": "x"})
     assert "spark.executorEnv.PYTHONPATH" not in conf  # the user's own setting stands
+
+
+def test_jars_spark_already_ships_are_left_out_so_one_hadoop_client_is_on_the_class_path():
+    from pipelines.session import without_spark_own
+
+    ivy = ["/ivy/io.delta_delta-spark_4.2_2.13-4.4.0.jar", "/ivy/org.apache.hadoop_hadoop-aws-3.5.0.jar",
+           "/ivy/org.apache.hadoop_hadoop-client-api-3.4.2.jar",
+           "/ivy/org.apache.hadoop_hadoop-client-runtime-3.4.2.jar",
+           "/ivy/org.apache.parquet_parquet-hadoop-1.16.0.jar", "/ivy/com.github.luben_zstd-jni-1.5.7-3.jar",
+           "/ivy/commons-pool_commons-pool-1.6.jar", "/ivy/software.amazon.awssdk_bundle-2.35.4.jar"]
+    assert without_spark_own(ivy) == ["/ivy/io.delta_delta-spark_4.2_2.13-4.4.0.jar",
+                                      "/ivy/org.apache.hadoop_hadoop-aws-3.5.0.jar",
+                                      "/ivy/software.amazon.awssdk_bundle-2.35.4.jar"]
+
+
+def test_a_jars_folder_on_the_workers_replaces_shipping_and_a_missing_jar_is_named(tmp_path, monkeypatch):
+    import pytest
+
+    from pipelines.session import SparkConfig, install_spark_defaults, jars_on_workers, session_settings
+
+    monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path / "conf"))
+    install_spark_defaults(jars_dir=str(tmp_path / "jars"))
+    defaults = (tmp_path / "conf" / "spark-defaults.conf").read_text()
+    assert f"spark.executor.extraClassPath {tmp_path / 'jars'}/*" in defaults and "spark.jars " not in defaults
+    jars = jars_on_workers()
+    assert any("delta-spark" in j for j in jars) and all(j.startswith(str(tmp_path / "jars")) for j in jars)
+    _, conf = session_settings(SparkConfig(), None)
+    assert "spark.jars" not in conf and "spark.jars.packages" not in conf  # nothing is shipped
+    (tmp_path / "jars" / "org.apache.hadoop_hadoop-aws-3.5.0.jar").unlink()
+    with pytest.raises(RuntimeError, match=r"lacks 1 of the jars it should hold \(e.g. org.apache.hadoop_hadoop-aws"
+                                           r"-3.5.0.jar\): run `python -m jobs.spark_setup --jars-dir"):
+        session_settings(SparkConfig(), None)
