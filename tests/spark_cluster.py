@@ -126,18 +126,18 @@ def kill_worker(cluster: Cluster, i: int) -> None:
     import signal
 
     worker = cluster.procs[1 + i]  # the master is started first
+    children: dict[int, list[int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):  # one pass: the worker's descendants, before any is killed
+        try:
+            children.setdefault(int(stat.read_text().rsplit(")", 1)[1].split()[1]), []).append(int(stat.parent.name))
+        except (OSError, ValueError):
+            continue
     pids, frontier = [], [worker.pid]
-    while frontier:  # its descendants, found from /proc before anything is killed
+    while frontier:
         pid = frontier.pop()
         pids.append(pid)
-        for stat in Path("/proc").glob("[0-9]*/stat"):
-            try:
-                fields = stat.read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                frontier.append(int(stat.parent.name))
-    for pid in pids:
+        frontier.extend(children.get(pid, []))
+    for pid in reversed(pids):  # the executors first: they hold the work
         try:
             os.kill(pid, signal.SIGKILL)
         except ProcessLookupError:
