@@ -9,6 +9,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
+from urllib.parse import urlparse
 
 from sora_model import config as config_lib
 from sora_model.lake import object_store
@@ -118,6 +119,24 @@ def java_problem() -> str | None:
     return None
 
 
+def store_outage(error: BaseException) -> str | None:
+    """One line for a run stopped because the object store could not be reached (for longer than
+    object_store.retry_s), or None when ``error`` is something else (and keeps its traceback)."""
+
+    reason = object_store.unreachable_reason(error)
+    if reason is None:
+        return None
+    s = object_store.current()
+    text = f"{error!r} {error}"
+    endpoint = urlparse(s.endpoint_url).netloc if s.endpoint_url else "amazonaws.com"
+    # A connection error of the store's own (not of Spark's RPC between its processes, say).
+    if "StoreUnreachable" not in reason and endpoint not in text and object_store.reachable():
+        return None
+    return (f"the object store at {s.endpoint_url or 'AWS S3 (' + s.region + ')'} could not be reached for longer "
+            f"than object_store.retry_s={s.retry_s:g} s, so this run stopped ({reason}). The lake is as the last "
+            "finished write left it: run the job again once the store answers, and it completes the work")
+
+
 def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = None) -> int:  # noqa: ANN001
     """The body of a spark-submit job: cheap checks, then build the session, ``run(spark)`` and print the summary
     it returns. A user error (a missing input, no Java, a wrong model id) ends with one line and exit status 2,
@@ -148,6 +167,15 @@ def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = 
         return 2
     except LakeBusy as e:  # another run is writing the lake: nothing wrong, try again later
         log.error("%s", e)
+        return EXIT_LAKE_BUSY
+    except Exception as e:
+        outage = store_outage(e)
+        if outage is None:
+            raise
+        # Tasks still running fail the same way, each with a JVM stack trace: the one line below says it all.
+        spark.sparkContext.setLogLevel("OFF")
+        log.error("%s", outage)
+        spark.stop()
         return EXIT_LAKE_BUSY
     print(summary.render())
     return int(getattr(summary, "exit_status", 0))

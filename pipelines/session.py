@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import re
 import subprocess
@@ -291,7 +292,13 @@ def _s3a_conf() -> dict[str, str]:
     reads the same AWS environment variables and instance roles)."""
     s = object_store.current()
     conf = {"spark.hadoop.fs.s3a.path.style.access": "true" if s.path_style else "false",
-            "spark.hadoop.fs.s3a.endpoint.region": s.region}
+            "spark.hadoop.fs.s3a.endpoint.region": s.region,
+            # object_store.retry_s for s3a: its own retries (pauses from retry.interval, doubling on average) over
+            # an SDK that gives up at once, so an unreachable store fails a task after about retry_s, not after
+            # the many minutes of s3a's defaults.
+            "spark.hadoop.fs.s3a.attempts.maximum": "1",
+            "spark.hadoop.fs.s3a.retry.interval": "500ms",
+            "spark.hadoop.fs.s3a.retry.limit": str(max(1, math.ceil(math.log2(s.retry_s / 0.5))))}
     if s.endpoint_url:
         conf["spark.hadoop.fs.s3a.endpoint"] = s.endpoint_url
         conf["spark.hadoop.fs.s3a.connection.ssl.enabled"] = "true" if s.endpoint_url.startswith("https") \

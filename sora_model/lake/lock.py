@@ -282,9 +282,13 @@ def lake_lock(lake_uri: str, job: str, run_id: str, cfg: LockConfig) -> Iterator
         renewer.join()
         with _held_guard:
             _held_here.pop(key, None)
-        current = backend.read()
-        if current is not None and json.loads(current[0]).get("token") == token:
-            backend.delete(current[1])
+        try:
+            current = backend.read()
+            if current is not None and json.loads(current[0]).get("token") == token:
+                backend.delete(current[1])
+        except Exception as e:  # noqa: BLE001 - the store unreachable: the next run here takes the lock over at once
+            logger.warning("could not release the lake lock (%s): the next run on this host takes it over at once, "
+                           "one elsewhere after lock.lease_s", e)
 
 
 def _remove_dead_staging(lake_uri: str) -> None:
@@ -346,7 +350,11 @@ def _renew(backend: _Backend, held: list[_Held], stop: threading.Event, cfg: Loc
         last = held[-1]
         body = {**last.body, "renewed_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "renewed_unix": time.time()}
-        tag = backend.replace(json.dumps(body).encode(), last.tag, exclusive=False)
+        try:
+            tag = backend.replace(json.dumps(body).encode(), last.tag, exclusive=False)
+        except Exception as e:  # noqa: BLE001 - the store unreachable for now (botocore's own errors): try again
+            logger.warning("could not renew the lake lock (%s); trying again in %.0f s", e, cfg.lease_s / 4)
+            continue
         if tag is None:
             logger.error("the lake lock was taken over by another run while this one held it (it was not renewed "
                          "for lock.lease_s=%g s: was this process stopped?); this run's writes may conflict",

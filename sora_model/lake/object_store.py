@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import atexit
 import functools
+import math
 import os
 from dataclasses import dataclass
 from urllib.parse import urlparse
@@ -22,8 +23,9 @@ from urllib.parse import urlparse
 import pyarrow.fs as pafs
 
 S3_SCHEMES = ("s3", "s3a", "s3n")
-_ENDPOINT, _REGION, _PATH_STYLE = "AWS_ENDPOINT_URL", "AWS_REGION", "SORA_S3_PATH_STYLE"
-ENV_KEYS = (_ENDPOINT, _REGION, _PATH_STYLE)
+_ENDPOINT, _REGION, _PATH_STYLE, _RETRY = "AWS_ENDPOINT_URL", "AWS_REGION", "SORA_S3_PATH_STYLE", "SORA_S3_RETRY_S"
+ENV_KEYS = (_ENDPOINT, _REGION, _PATH_STYLE, _RETRY)
+DEFAULT_RETRY_S = 120.0
 """The environment variables that carry these settings to other processes (none of them secret)."""
 
 
@@ -37,10 +39,17 @@ class ObjectStoreConfig:
     path_style: bool | None = None
     """Address buckets as <endpoint>/<bucket>/<key> (MinIO, Ceph, moto) instead of <bucket>.<endpoint>/<key>.
     None: path style exactly when an endpoint is set."""
+    retry_s: float | None = None
+    """How long a request keeps being retried, with growing pauses, while the store cannot be reached (pyarrow,
+    delta-rs, and Hadoop's s3a on the executors; the lake lock's renewals keep trying). A shorter outage is ridden
+    through; a longer one stops the run with one line (exit status 75), the lake as the last finished write left
+    it, and a rerun completes the work. None: SORA_S3_RETRY_S from the environment if set, else 120."""
 
     def __post_init__(self) -> None:
         if self.endpoint_url and urlparse(self.endpoint_url).scheme not in ("http", "https"):
             raise ValueError(f"endpoint_url must start with http:// or https://, got {self.endpoint_url!r}")
+        if self.retry_s is not None and not self.retry_s > 0:
+            raise ValueError(f"retry_s must be > 0, got {self.retry_s}")
 
     def env(self) -> dict[str, str]:
         """The settings as environment variables (only those this config sets)."""
@@ -51,6 +60,8 @@ class ObjectStoreConfig:
             out[_REGION] = self.region
         if self.path_style is not None:
             out[_PATH_STYLE] = "true" if self.path_style else "false"
+        if self.retry_s is not None:
+            out[_RETRY] = f"{self.retry_s:g}"
         return out
 
 
@@ -65,14 +76,51 @@ class _Settings:
     endpoint_url: str | None
     region: str
     path_style: bool
+    retry_s: float = DEFAULT_RETRY_S
+
+    @property
+    def sdk_attempts(self) -> int:
+        """Attempts for the AWS SDKs' default retry strategy (pauses of 25 ms doubling each time) that keep
+        retrying for at least ``retry_s``."""
+        return max(3, math.ceil(math.log2(self.retry_s / 0.025 + 1)) + 1)
 
 
 def current() -> _Settings:
     """The settings in force in this process."""
     endpoint = os.environ.get(_ENDPOINT) or None
     style = os.environ.get(_PATH_STYLE)
+    try:
+        retry_s = float(os.environ.get(_RETRY) or DEFAULT_RETRY_S)
+    except ValueError:
+        retry_s = DEFAULT_RETRY_S
     return _Settings(endpoint_url=endpoint, region=os.environ.get(_REGION) or "us-east-1",
-                     path_style=(style == "true") if style in ("true", "false") else endpoint is not None)
+                     path_style=(style == "true") if style in ("true", "false") else endpoint is not None,
+                     retry_s=retry_s if retry_s > 0 else DEFAULT_RETRY_S)
+
+
+class StoreUnreachable(OSError):
+    """The object store could not be reached for longer than ``retry_s``: the run stops (it is not a property of
+    any file, so nothing becomes a reject)."""
+
+
+_UNREACHABLE = ("NETWORK_CONNECTION", "Couldn't connect to server", "Connection refused", "Connection reset",
+                "error sending request", "Unable to execute HTTP request", "Could not connect to the endpoint",
+                "EndpointConnectionError", "connection was closed", "Failed to connect", "StoreUnreachable")
+
+
+def unreachable_reason(error: BaseException | str) -> str | None:
+    """The line of ``error`` (its message, or a Java or Python traceback's text, any cause included) that says
+    the store could not be reached; None when it says nothing of the kind."""
+    texts = [error] if isinstance(error, str) else []
+    seen: BaseException | None = None if isinstance(error, str) else error
+    while seen is not None and len(texts) < 10:
+        texts.append(f"{type(seen).__name__}: {seen}")
+        seen = seen.__cause__ or seen.__context__
+    for text in texts:
+        for line in str(text).splitlines():
+            if any(marker in line for marker in _UNREACHABLE):
+                return line.strip()[:300]
+    return None
 
 
 def is_s3(uri: str) -> bool:
@@ -80,10 +128,11 @@ def is_s3(uri: str) -> bool:
 
 
 @functools.lru_cache(maxsize=1)
-def _s3(endpoint_url: str | None, region: str, path_style: bool) -> pafs.S3FileSystem:
+def _s3(endpoint_url: str | None, region: str, path_style: bool, attempts: int) -> pafs.S3FileSystem:
     # pyarrow's S3 client must be finalized before the interpreter exits, or its threads may abort the process.
     atexit.register(pafs.finalize_s3)
-    kwargs = {"region": region, "force_virtual_addressing": not path_style}
+    kwargs = {"region": region, "force_virtual_addressing": not path_style,
+              "retry_strategy": pafs.AwsDefaultS3RetryStrategy(max_attempts=attempts)}
     if endpoint_url:
         parsed = urlparse(endpoint_url)
         kwargs.update(endpoint_override=parsed.netloc + parsed.path.rstrip("/"), scheme=parsed.scheme)
@@ -94,7 +143,7 @@ def s3_filesystem(uri: str) -> tuple[pafs.FileSystem, str]:
     """pyarrow's S3 filesystem for the settings in force, and ``bucket/key`` of ``uri``."""
     s = current()
     # bucket/key as written: a key may hold '#', '?' or '%', which URL parsing would cut or decode.
-    return _s3(s.endpoint_url, s.region, s.path_style), uri.split("://", 1)[1].rstrip("/")
+    return _s3(s.endpoint_url, s.region, s.path_style, s.sdk_attempts), uri.split("://", 1)[1].rstrip("/")
 
 
 _CLIENT_OPTIONS = {
@@ -114,7 +163,8 @@ def delta_options(uri: str) -> dict[str, str]:
         return {}
     s = current()
     opts = {**_CLIENT_OPTIONS, "AWS_REGION": s.region,
-            "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false" if s.path_style else "true"}
+            "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": "false" if s.path_style else "true",
+            "max_retries": "1000", "retry_timeout": f"{math.ceil(s.retry_s)}s"}
     if s.endpoint_url:
         opts["AWS_ENDPOINT_URL"] = s.endpoint_url
         if s.endpoint_url.startswith("http://"):
@@ -126,3 +176,18 @@ def executor_env() -> dict[str, str]:
     """Spark settings that give executors this process's object-store settings (never credentials: executors get
     those from their own environment or provider chain)."""
     return {f"spark.executorEnv.{key}": os.environ[key] for key in ENV_KEYS if os.environ.get(key)}
+
+
+def reachable(timeout_s: float = 2.0) -> bool:
+    """Whether a TCP connection to the store's endpoint (AWS's S3 endpoint for the region when none is set) opens
+    now."""
+    import socket
+
+    s = current()
+    parsed = urlparse(s.endpoint_url or f"https://s3.{s.region}.amazonaws.com")
+    port = parsed.port or (443 if parsed.scheme == "https" else 80)
+    try:
+        socket.create_connection((parsed.hostname or "", port), timeout=timeout_s).close()
+    except OSError:
+        return False
+    return True

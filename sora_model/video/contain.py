@@ -20,6 +20,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from sora_model.lake.object_store import StoreUnreachable
 from sora_model.video import rejects
 from sora_model.video.rejects import Rejected
 
@@ -164,6 +165,8 @@ class DecoderProcess:
                 if kind == "end":
                     return Outcome(value, None, peak / (1 << 20))
                 self._kill()
+                if "StoreUnreachable: " in value:  # the store's outage, not the file's nor a bug: stop the task
+                    raise StoreUnreachable(value.rsplit("StoreUnreachable: ", 1)[1].strip())
                 raise RuntimeError(f"bug in the decoding process (not a property of the file):\n{value}")
             if not proc.is_alive():
                 code = proc.exitcode

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from sora_model.lake import storage
+from sora_model.lake import object_store, storage
 from sora_model.video import contain, rejects, shot_detectors
 from sora_model.video import decode as decode_lib
 from sora_model.video.clean import CleanConfig, check
@@ -114,6 +114,15 @@ def probe_video(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None = N
     return outcome.failure if outcome.failure is not None else outcome.items[-1]
 
 
+def _raise_if_store_unreachable(uri: str, error: OSError) -> None:
+    """A remote file the store could not serve (for longer than object_store.retry_s) says nothing about the file:
+    stop the task rather than reject it."""
+    if not storage.is_local(uri):
+        reason = object_store.unreachable_reason(error)
+        if reason:
+            raise object_store.StoreUnreachable(f"the object store could not be reached reading {uri}: {reason}")
+
+
 def gate_known(record: dict[str, Any], clean: CleanConfig, near_dup: NearDupConfig | None) -> ProbedVideo | Rejected:
     """The per-file gate over facts an earlier run found (a ``files`` row: uri, video_id, probe facts, signature),
     without reading the file again: what ``probe_video`` gives for it, given the stored signature was computed with
@@ -136,12 +145,15 @@ def _probe(uri: str, clean: CleanConfig, near_dup: NearDupConfig | None) -> Prob
         with storage.open_local(uri) as path:
             video_id = storage.sha256_file(path)
             result: ProbeResult | Rejected = probe_file(path)
+            if isinstance(result, Rejected) and path != uri:  # a remote file's local copy: name the file itself
+                result = dataclasses.replace(result, detail=result.detail.replace(path, uri))
             if isinstance(result, ProbeResult):
                 result = check(result, clean) or result
             # Only videos that passed the gate need a signature: it decodes every frame, the probe's dearest work.
             if isinstance(result, ProbeResult) and near_dup is not None:
                 signature = tuple(video_signature(path, near_dup))
     except OSError as e:
+        _raise_if_store_unreachable(uri, e)
         result = Rejected("ingest", rejects.IO_ERROR, f"{type(e).__name__}: {e}")
     if isinstance(result, Rejected):
         return result.with_video_id(video_id)
@@ -166,6 +178,7 @@ class VideoDecode:
                     self.clips += 1
                     yield span, rows
         except OSError as e:
+            _raise_if_store_unreachable(self.video.uri, e)
             self.report.error = f"{type(e).__name__}: {e}"
 
     @property

@@ -1,5 +1,6 @@
-"""Faults on the test cluster (a master and two workers on 127.0.0.1): a worker that dies mid-decode changes no
-row of the run."""
+"""Faults: a worker of the test cluster (a master and two workers on 127.0.0.1) that dies mid-decode changes no
+row of the run; the object store unreachable for a few seconds is ridden through, for longer it stops the run in
+one line, and a rerun completes it."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from sora_model.lake import delta
+from sora_model.lake import delta, storage
 from tests import spark_cluster
 from tests.integration.conftest import TEST_OVERRIDES, add_videos, copy_corpus, differences, lake_rows, run
+from tests.tcp_proxy import TcpProxy
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
@@ -79,3 +81,92 @@ def test_a_worker_killed_mid_decode_leaves_the_rows_of_an_undisturbed_run(spark,
     assert len({c["clip_id"] for c in clips}) == len(clips)
     assert sorted(str(p) for p in (lake / "datasets").rglob("*.parquet")) == sorted(set(version["shard_uris"]))
     assert not list(lake.glob("_staging/*"))
+
+
+# The object store unreachable mid-run: a TCP proxy in front of the S3-API server drops every connection and
+# refuses new ones for a while (the server keeps its data). The job runs under spark-submit on local[2], reading
+# its corpus from and writing its lake to the bucket through the proxy.
+
+@pytest.fixture(scope="module")
+def bucket_corpus(s3, corpus: Path) -> str:
+    prefix = s3.uri("outage", "raw", scheme="s3a")
+    for path in sorted(p for p in corpus.rglob("*") if p.is_file()):
+        storage.upload(str(path), f"{prefix}/{path.relative_to(corpus).as_posix()}")
+    return prefix
+
+
+@pytest.fixture(scope="module")
+def undisturbed_rows(spark, s3, bucket_corpus: str) -> dict:
+    lake = s3.uri("outage", "undisturbed", scheme="s3a")
+    run(spark, bucket_corpus, lake)  # in this process, straight to the store
+    return lake_rows(lake, "demo", bucket_corpus, shard_files=False)
+
+
+@pytest.fixture
+def proxy(s3):  # noqa: ANN201 - yields a TcpProxy
+    p = TcpProxy(int(s3.endpoint_url.rsplit(":", 1)[1])).start()
+    yield p
+    p.stop()
+
+
+def _submit_through(proxy: TcpProxy, bucket_corpus: str, lake: str, *extra: str) -> subprocess.Popen:
+    env = {**os.environ, "AWS_ENDPOINT_URL": proxy.endpoint_url, "PYSPARK_DRIVER_PYTHON": sys.executable,
+           "PYSPARK_PYTHON": sys.executable}
+    return subprocess.Popen(
+        [str(BIN / "spark-submit"), "--master", "local[2]", "--conf", "spark.ui.showConsoleProgress=false",
+         "jobs/curate.py", f"input_uri={bucket_corpus}", f"lake_uri={lake}",
+         f"object_store.endpoint_url={proxy.endpoint_url}", *TEST_OVERRIDES, *extra],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _when_probing(proc: subprocess.Popen, lake: str) -> None:
+    """Return once the run's probe stage has begun (its staging output is being written)."""
+    deadline = time.monotonic() + 300
+    while not any("/probed" in f for f in storage.list_files(f"{lake}/_staging")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()[1][-3000:]
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_a_short_store_outage_is_ridden_through(s3, proxy, bucket_corpus: str, undisturbed_rows: dict):
+    lake = s3.uri("outage", "short", scheme="s3a")
+    proc = _submit_through(proxy, bucket_corpus, lake, "object_store.retry_s=30")
+    try:
+        _when_probing(proc, lake)
+        proxy.down()
+        time.sleep(4)
+        proxy.up()
+        out, err = proc.communicate(timeout=900)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err[-4000:]
+    got = lake_rows(lake, "demo", bucket_corpus, shard_files=False)
+    for table, want in undisturbed_rows.items():
+        assert got[table] == want, f"{table}: {differences(got[table], want)}"
+
+
+@pytest.mark.slow
+def test_a_long_store_outage_stops_the_run_in_one_line_and_a_rerun_completes_it(
+        s3, proxy, bucket_corpus: str, undisturbed_rows: dict):
+    lake = s3.uri("outage", "long", scheme="s3a")
+    proc = _submit_through(proxy, bucket_corpus, lake, "object_store.retry_s=2")
+    try:
+        _when_probing(proc, lake)
+        proxy.down()  # until the run gives up
+        out, err = proc.communicate(timeout=900)
+    finally:
+        proc.kill()
+        proxy.up()
+    assert proc.returncode == 75, err[-4000:]
+    errors = [line for line in (out + err).splitlines() if " ERROR jobs: " in line]
+    assert len(errors) == 1 and "could not be reached for longer than object_store.retry_s=2 s" in errors[0]
+    assert "run the job again once the store answers" in errors[0] and "Traceback" not in out + err
+    # The lake reads as before the run (no table was half written), and the rerun takes the lock over at once.
+    for table in ("files", "videos", "rejects", "clips", "datasets"):
+        delta.read_table(lake, table)
+    again = _submit_through(proxy, bucket_corpus, lake)
+    out, err = again.communicate(timeout=900)
+    assert again.returncode == 0, err[-4000:]
+    got = lake_rows(lake, "demo", bucket_corpus, shard_files=False)
+    for table, want in undisturbed_rows.items():
+        assert got[table] == want, f"{table}: {differences(got[table], want)}"

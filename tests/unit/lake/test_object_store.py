@@ -37,3 +37,28 @@ def test_path_style_can_be_forced_either_way(clean_env):
 
 def test_only_s3_schemes_are_object_store_uris():
     assert object_store.is_s3("s3a://b/k") and object_store.is_s3("s3://b") and not object_store.is_s3("/x/s3")
+
+
+def test_the_retry_budget_reaches_every_client_and_sizes_the_sdk_attempts(clean_env):
+    object_store.apply(object_store.ObjectStoreConfig(endpoint_url="http://127.0.0.1:9", retry_s=10))
+    s = object_store.current()
+    assert s.retry_s == 10 and 25e-3 * (2 ** (s.sdk_attempts - 1) - 1) >= 10  # the SDKs' pauses add up to it
+    assert object_store.delta_options("s3://b/t")["retry_timeout"] == "10s"
+    assert object_store.executor_env()["spark.executorEnv.SORA_S3_RETRY_S"] == "10"
+    with pytest.raises(ValueError, match="retry_s must be > 0, got 0"):
+        object_store.ObjectStoreConfig(retry_s=0)
+
+
+def test_an_unreachable_store_is_told_from_other_errors_through_causes_and_java_traces():
+    refused = OSError("When reading information for key 'a.mp4' in bucket 'b': AWS Error NETWORK_CONNECTION during "
+                      "HeadObject operation: curlCode: 7, Could not connect to server")
+    try:
+        try:
+            raise refused
+        except OSError as e:
+            raise RuntimeError("the task failed") from e
+    except RuntimeError as wrapped:
+        assert "NETWORK_CONNECTION" in object_store.unreachable_reason(wrapped)
+    java = "py4j.Py4JJavaError: ...\nCaused by: java.net.ConnectException: Connection refused\n\tat java.base/..."
+    assert object_store.unreachable_reason(java) == "Caused by: java.net.ConnectException: Connection refused"
+    assert object_store.unreachable_reason(ValueError("moov atom not found")) is None
