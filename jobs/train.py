@@ -149,7 +149,15 @@ def main(argv: list[str] | None = None) -> int:
         import torch
         from pyspark.ml.torch.distributor import TorchDistributor
 
-        spark = spark_session("sora_model-train")
+        from sora_model.dataset.catalog import load_dataset
+
+        # Here, before any executor starts a rank: a dataset that is not there fails in one line, not on every rank.
+        load_dataset(cfg.lake_uri, cfg.dataset, cfg.dataset_version)
+        try:
+            spark = spark_session("sora_model-train")
+        except RuntimeError as e:  # Delta's jars missing, or executors without the project: the message says the fix
+            logger.error("%s", e)
+            return 2
         local = spark.sparkContext.master.startswith("local")
         result = TorchDistributor(num_processes=args.num_processes, local_mode=local,
                                   use_gpu=torch.cuda.is_available()).run(

@@ -42,7 +42,9 @@ def load_dataset(lake_uri: str, name: str, version: int | None = None) -> Datase
         raise ValueError(f"no datasets table at {uri}: run the curate job first")
     rows = dataset_rows(lake_uri, name)
     if not rows:
-        raise ValueError(f"dataset {name!r} is not registered in {uri}")
+        names = sorted({r["name"] for r in read_rows(lake_uri, "datasets", ["name"])})
+        raise ValueError(f"dataset {name!r} is not registered in {uri} (it holds {', '.join(names) or 'none'}): "
+                         f"curate it first, or set dataset=<one of those>")
     if version is None:
         row = max(rows, key=lambda r: r["version"])
     else:

@@ -55,6 +55,15 @@ def test_a_missing_input_is_one_line_before_any_session(tmp_path: Path):
     assert not (tmp_path / "lake").exists()
 
 
+def test_training_a_dataset_the_lake_lacks_is_one_line_before_any_rank_starts(curated):
+    proc = subprocess.run([sys.executable, "jobs/train.py", "--launcher", "spark", "--conf-file",
+                           "conf/train/local.yaml", f"lake_uri={curated['lake']}", "dataset=motion-v1"], cwd=ROOT,
+                          env=_env(), capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2, proc.stderr[-3000:]
+    assert "dataset 'motion-v1' is not registered in" in proc.stderr and "(it holds demo)" in proc.stderr
+    assert "Traceback" not in proc.stderr and "WARN" not in proc.stderr  # no JVM was started
+
+
 def test_no_java_is_one_line_that_says_what_to_install(tmp_path: Path):
     env = {**_env(), "PATH": str(BIN), "JAVA_HOME": ""}
     env.pop("JAVA_HOME")

@@ -85,6 +85,15 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
                      f"input_uri={s3.uri('cluster', 'raw', scheme='s3a')}", f"lake_uri={lake}", *TEST_OVERRIDES,
                      "near_dup.driver_max_videos=0")
     assert f"spark               {cluster.master_url} (2 cores)" in curate.stdout
+    # Training without the archive says so in one line too (it was a traceback).
+    bare = subprocess.run([str(BIN / "spark-submit"), "--master", cluster.master_url, "--conf",
+                           f"spark.pyspark.python={cluster.worker_python}", "--conf",
+                           f"spark.pyspark.driver.python={sys.executable}", "jobs/train.py", "--launcher", "spark",
+                           "--conf-file", "conf/train/local.yaml", f"lake_uri={lake}"], cwd=ROOT,
+                          env={**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable,
+                               "SPARK_CONF_DIR": str(cluster.conf_dir)}, capture_output=True, text=True, timeout=300)
+    assert bare.returncode == 2 and "executors cannot import sora_model" in bare.stdout + bare.stderr, bare.stdout[-3000:]
+    assert "Traceback" not in bare.stdout + bare.stderr
     train = _submit(cluster, archive, "jobs/train.py", "--launcher", "spark", "--num-processes", "2",
                     "--conf-file", "conf/train/local.yaml", f"lake_uri={lake}", "run_id=cluster", *SMALL_MODEL)
     assert "registered 1 checkpoints of run cluster" in train.stdout
@@ -101,7 +110,7 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
 
     # The work ran on the executors of both workers, for every Spark job (curate, train, score).
     apps = cluster.state()["completedapps"]
-    assert sorted(a["name"] for a in apps) == ["sora_model", "sora_model", "sora_model", "sora_model-train"]
+    assert sorted(a["name"] for a in apps) == ["sora_model"] * 3 + ["sora_model-train"] * 2  # bare runs too
     for i in range(2):
         state = cluster.worker_state(i)  # the last app's executor may still be winding down
         ran = {e["appid"] for e in state["finishedexecutors"] + state["executors"]}
