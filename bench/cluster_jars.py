@@ -12,7 +12,6 @@ worker's work directory.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import tempfile
@@ -24,7 +23,6 @@ sys.path.insert(0, str(ROOT))
 from bench.results import Ratio, record  # noqa: E402
 from tests import spark_cluster  # noqa: E402
 
-BIN = Path(sys.executable).parent
 
 
 def app_bytes(cluster: spark_cluster.Cluster, app_id: str) -> tuple[int, int]:
@@ -43,13 +41,10 @@ def submit(cluster: spark_cluster.Cluster, conf_dir: Path, archive: Path, tmp: P
     """Run the application under ``conf_dir``'s spark-defaults.conf; returns its application id."""
     before = {a["id"] for a in cluster.state()["completedapps"]}
     (tmp / "empty").mkdir(exist_ok=True)
-    env = {**os.environ, "SPARK_CONF_DIR": str(conf_dir), "PYSPARK_DRIVER_PYTHON": sys.executable}
     proc = subprocess.run(
-        [str(BIN / "spark-submit"), "--master", cluster.master_url, "--py-files", str(archive),
-         "--conf", f"spark.pyspark.python={cluster.worker_python}",
-         "--conf", f"spark.pyspark.driver.python={sys.executable}", "--conf", "spark.executor.memory=1g",
-         "jobs/curate.py", f"input_uri={tmp / 'empty'}", f"lake_uri={tmp / 'lake'}"],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+        cluster.submit("--conf", "spark.executor.memory=1g", "jobs/curate.py", f"input_uri={tmp / 'empty'}",
+                       f"lake_uri={tmp / 'lake'}", archive=archive),
+        cwd=ROOT, env=cluster.driver_env(conf_dir), capture_output=True, text=True, timeout=600)
     if proc.returncode:
         raise RuntimeError(f"the application failed:\n{proc.stderr[-3000:]}")
     spark_cluster.wait_for(lambda: {a["id"] for a in cluster.state()["completedapps"]} - before, "the application's end")
@@ -63,11 +58,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="sora-bench-jars-") as name:
         tmp = Path(name)
         archive = build(tmp / "dist" / "sora_model.zip")
-        routes = {"jars shipped by each application": (tmp / "conf-shipped", []),
-                  "jars on every worker": (tmp / "conf-workers", ["--jars-dir", str(tmp / "jars")])}
-        for conf_dir, extra in routes.values():
-            subprocess.run([sys.executable, "-m", "jobs.spark_setup", *extra], cwd=ROOT, check=True,
-                           env={**os.environ, "SPARK_CONF_DIR": str(conf_dir)}, capture_output=True)
+        routes = {"jars shipped by each application": (tmp / "conf-shipped", None),
+                  "jars on every worker": (tmp / "conf-workers", tmp / "jars")}
+        for conf_dir, jars_dir in routes.values():
+            spark_cluster.spark_setup(conf_dir, jars_dir)
         cluster = spark_cluster.start(tmp / "cluster", workers=2)
         try:
             measured = {what: app_bytes(cluster, submit(cluster, conf_dir, archive, tmp))

@@ -9,7 +9,6 @@ import shutil
 import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
-from urllib.parse import urlparse
 
 from sora_model import config as config_lib
 from sora_model.lake import object_store
@@ -122,16 +121,10 @@ def java_problem() -> str | None:
 def store_outage(error: BaseException) -> str | None:
     """One line for a run stopped because the object store could not be reached (for longer than
     object_store.retry_s), or None when ``error`` is something else (and keeps its traceback)."""
-
-    reason = object_store.unreachable_reason(error)
+    reason = object_store.outage_reason(error)
     if reason is None:
         return None
     s = object_store.current()
-    text = f"{error!r} {error}"
-    endpoint = urlparse(s.endpoint_url).netloc if s.endpoint_url else "amazonaws.com"
-    # A connection error of the store's own (not of Spark's RPC between its processes, say).
-    if "StoreUnreachable" not in reason and endpoint not in text and object_store.reachable():
-        return None
     return (f"the object store at {s.endpoint_url or 'AWS S3 (' + s.region + ')'} could not be reached for longer "
             f"than object_store.retry_s={s.retry_s:g} s, so this run stopped ({reason}). The lake is as the last "
             "finished write left it: run the job again once the store answers, and it completes the work")

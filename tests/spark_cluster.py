@@ -35,6 +35,20 @@ class Cluster:
     jars_dir: Path | None = None
     """The folder of jars every node has on its class path (``jobs.spark_setup --jars-dir``), when set up."""
 
+    def submit(self, *args: str, archive: Path | None = None) -> list[str]:
+        """A spark-submit command line to this cluster: its executors run ``worker_python``, the driver this
+        interpreter, and the project is shipped as ``archive`` when given; ``args`` follow (conf, the job)."""
+        shipped = ["--py-files", str(archive)] if archive is not None else []
+        return [str(Path(sys.executable).parent / "spark-submit"), "--master", self.master_url, *shipped,
+                "--conf", f"spark.pyspark.python={self.worker_python}",
+                "--conf", f"spark.pyspark.driver.python={sys.executable}", *args]
+
+    def driver_env(self, conf_dir: Path | None = None) -> dict[str, str]:
+        """The environment of a driver submitting here (``conf_dir`` or ``self.conf_dir`` as SPARK_CONF_DIR)."""
+        conf = conf_dir or self.conf_dir
+        return {**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable,
+                **({"SPARK_CONF_DIR": str(conf)} if conf else {})}
+
     def state(self) -> dict:
         return json.loads(urllib.request.urlopen(f"{self.master_ui}/json", timeout=10).read())
 
@@ -115,9 +129,14 @@ def install_jars(cluster: Cluster) -> None:
     on its class path (``python -m jobs.spark_setup --jars-dir``, as the README says; the same path on every node
     here); drivers submit with ``SPARK_CONF_DIR=cluster.conf_dir``."""
     cluster.conf_dir, cluster.jars_dir = cluster.scratch / "spark-conf", cluster.scratch / "jars"
-    subprocess.run([sys.executable, "-m", "jobs.spark_setup", "--jars-dir", str(cluster.jars_dir)],
+    spark_setup(cluster.conf_dir, cluster.jars_dir)
+
+
+def spark_setup(conf_dir: Path, jars_dir: Path | None = None) -> None:
+    """``python -m jobs.spark_setup [--jars-dir jars_dir]`` writing into ``conf_dir`` (SPARK_CONF_DIR)."""
+    subprocess.run([sys.executable, "-m", "jobs.spark_setup", *(["--jars-dir", str(jars_dir)] if jars_dir else [])],
                    cwd=Path(__file__).resolve().parents[1], check=True, capture_output=True,
-                   env={**os.environ, "SPARK_CONF_DIR": str(cluster.conf_dir)})
+                   env={**os.environ, "SPARK_CONF_DIR": str(conf_dir)})
 
 
 def kill_worker(cluster: Cluster, i: int) -> None:

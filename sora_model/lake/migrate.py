@@ -13,7 +13,7 @@ from collections import defaultdict
 from functools import cache
 from typing import Any
 
-from sora_model.lake import delta, storage
+from sora_model.lake import delta, object_store, storage
 from sora_model.lake.layout import LakeLayout
 from sora_model.lake.tables import SCORING_REJECTS, arrow_schema
 
@@ -60,17 +60,11 @@ def keep_datasets_apart(lake_uri: str, name: str) -> int:
     new = new.select(schema.names).cast(schema)
     uri = LakeLayout.of(lake_uri).table(name)
     write_deltalake(uri, new, mode="overwrite", schema_mode="overwrite",
-                    storage_options=_options(uri))
+                    storage_options=object_store.delta_options(uri))
     counts = pc.value_counts(new["dataset"]).to_pylist() if new.num_rows else []
     logger.warning("table %s: upgraded to one row per dataset (%s)", name,
                    ", ".join(f"{c['values']} {c['counts']}" for c in counts) or "empty")
     return new.num_rows
-
-
-def _options(uri: str) -> dict[str, str]:
-    from sora_model.lake import object_store
-
-    return object_store.delta_options(uri)
 
 
 def _run_datasets(lake_uri: str) -> Any:  # noqa: ANN401 - a callable run_id -> dataset | None

@@ -178,6 +178,18 @@ def executor_env() -> dict[str, str]:
     return {f"spark.executorEnv.{key}": os.environ[key] for key in ENV_KEYS if os.environ.get(key)}
 
 
+def outage_reason(error: BaseException) -> str | None:
+    """``unreachable_reason`` of ``error`` when it is the store's own outage: raised as ``StoreUnreachable``,
+    naming the store's endpoint, or with the store still unreachable now (not a connection error between Spark's
+    processes, say); None otherwise."""
+    reason = unreachable_reason(error)
+    if reason is None or "StoreUnreachable" in reason:
+        return reason
+    s = current()
+    endpoint = urlparse(s.endpoint_url).netloc if s.endpoint_url else "amazonaws.com"
+    return reason if endpoint in f"{error!r} {error}" or not reachable() else None
+
+
 def reachable(timeout_s: float = 2.0) -> bool:
     """Whether a TCP connection to the store's endpoint (AWS's S3 endpoint for the region when none is set) opens
     now."""

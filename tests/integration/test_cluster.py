@@ -19,7 +19,6 @@ from tests.integration.conftest import TEST_OVERRIDES
 from tests.s3_server import CREDENTIALS
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 SMALL_MODEL = ["model.widths=[8,16]", "model.embed_dim=16", "model.heads=2", "reader.batch_size=8",
                "num_workers=0", "optim.warmup_steps=2", "epochs=1"]
 
@@ -42,12 +41,9 @@ def cluster(s3, tmp_path_factory):
 
 
 def _submit(cluster: spark_cluster.Cluster, archive: Path, job: str, *args: str) -> subprocess.CompletedProcess:
-    cmd = [str(BIN / "spark-submit"), "--master", cluster.master_url, "--py-files", str(archive),
-           "--conf", f"spark.pyspark.python={cluster.worker_python}",
-           "--conf", f"spark.pyspark.driver.python={sys.executable}", "--conf", "spark.executor.memory=2g",
-           "--conf", "spark.ui.showConsoleProgress=false", job, *args]
-    env = {**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable, "SPARK_CONF_DIR": str(cluster.conf_dir)}
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    cmd = cluster.submit("--conf", "spark.executor.memory=2g", "--conf", "spark.ui.showConsoleProgress=false", job,
+                         *args, archive=archive)
+    proc = subprocess.run(cmd, cwd=ROOT, env=cluster.driver_env(), capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, f"{job} failed:\n{proc.stdout[-2000:]}\n{proc.stderr[-4000:]}"
     return proc
 
@@ -70,13 +66,9 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
     lake = s3.uri("cluster", "lake", scheme="s3a")
 
     # Without the archive the executors cannot import the project: one line with the fix, before any work.
-    bare = subprocess.run([str(BIN / "spark-submit"), "--master", cluster.master_url, "--conf",
-                           f"spark.pyspark.python={cluster.worker_python}", "--conf",
-                           f"spark.pyspark.driver.python={sys.executable}", "jobs/curate.py", "--conf-file",
-                           "conf/local.yaml", f"input_uri={s3.uri('cluster', 'raw', scheme='s3a')}",
-                           f"lake_uri={lake}"], cwd=ROOT, env={**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable,
-                                                              "SPARK_CONF_DIR": str(cluster.conf_dir)},
-                          capture_output=True, text=True, timeout=300)
+    bare = subprocess.run(cluster.submit("jobs/curate.py", "--conf-file", "conf/local.yaml",
+                                         f"input_uri={s3.uri('cluster', 'raw', scheme='s3a')}", f"lake_uri={lake}"),
+                          cwd=ROOT, env=cluster.driver_env(), capture_output=True, text=True, timeout=300)
     assert bare.returncode == 2 and "executors cannot import sora_model" in bare.stdout + bare.stderr, bare.stdout[-3000:]
     assert "Traceback" not in bare.stdout + bare.stderr and not storage.exists(lake)
 
@@ -86,12 +78,9 @@ def test_the_chain_runs_on_the_cluster_with_the_lake_in_the_object_store(cluster
                      "near_dup.driver_max_videos=0")
     assert f"spark               {cluster.master_url} (2 cores)" in curate.stdout
     # Training without the archive says so in one line too (it was a traceback).
-    bare = subprocess.run([str(BIN / "spark-submit"), "--master", cluster.master_url, "--conf",
-                           f"spark.pyspark.python={cluster.worker_python}", "--conf",
-                           f"spark.pyspark.driver.python={sys.executable}", "jobs/train.py", "--launcher", "spark",
-                           "--conf-file", "conf/train/local.yaml", f"lake_uri={lake}"], cwd=ROOT,
-                          env={**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable,
-                               "SPARK_CONF_DIR": str(cluster.conf_dir)}, capture_output=True, text=True, timeout=300)
+    bare = subprocess.run(cluster.submit("jobs/train.py", "--launcher", "spark", "--conf-file",
+                                         "conf/train/local.yaml", f"lake_uri={lake}"),
+                          cwd=ROOT, env=cluster.driver_env(), capture_output=True, text=True, timeout=300)
     assert bare.returncode == 2 and "executors cannot import sora_model" in bare.stdout + bare.stderr, bare.stdout[-3000:]
     assert "Traceback" not in bare.stdout + bare.stderr
     train = _submit(cluster, archive, "jobs/train.py", "--launcher", "spark", "--num-processes", "2",

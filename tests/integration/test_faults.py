@@ -43,14 +43,11 @@ def test_a_worker_killed_mid_decode_leaves_the_rows_of_an_undisturbed_run(spark,
     run(spark, input_dir, undisturbed)  # local[2]
     lake = tmp_path / "lake"
     proc = subprocess.Popen(
-        [str(BIN / "spark-submit"), "--master", cluster.master_url, "--py-files", str(archive),
-         "--conf", f"spark.pyspark.python={cluster.worker_python}", "--conf",
-         f"spark.pyspark.driver.python={sys.executable}", "--conf", "spark.executor.memory=1g",
-         "--conf", "spark.ui.showConsoleProgress=false",
-         # One task per core: each decode task takes several videos, so a worker dies with work in hand.
-         "jobs/curate.py", f"input_uri={input_dir}", f"lake_uri={lake}", *TEST_OVERRIDES, "tasks_per_core=1"],
-        cwd=ROOT, env={**os.environ, "PYSPARK_DRIVER_PYTHON": sys.executable, "SPARK_CONF_DIR": str(cluster.conf_dir)},
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        cluster.submit("--conf", "spark.executor.memory=1g", "--conf", "spark.ui.showConsoleProgress=false",
+                       # One task per core: each decode task takes several videos, so a worker dies with work in hand.
+                       "jobs/curate.py", f"input_uri={input_dir}", f"lake_uri={lake}", *TEST_OVERRIDES,
+                       "tasks_per_core=1", archive=archive),
+        cwd=ROOT, env=cluster.driver_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         # Both decode tasks (one per worker) are writing their first shards: kill worker 1 with its task in hand.
         deadline = time.monotonic() + 300
