@@ -35,7 +35,7 @@ def main() -> int:
     import onnxruntime as ort
     import torch
 
-    from sora_model.deploy.compress import (
+    from sora_model.deploy.quantize import (
         export_onnx,
         onnx_parameter_count,
         quantize_dynamic_int8,

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from jobs.cli import parse, parser_for, run_spark_job
+from jobs.cli import parse, parser_for, run_main, run_spark_job
 
 
 class _History:
@@ -56,8 +56,8 @@ def main(argv: list[str] | None = None) -> int:
         lines += [f"  {e.describe()}" for e in history.entries] or ["  (never set)"]
         return _History(lines)
 
-    return run_spark_job(cfg.spark, run)
+    return run_spark_job(cfg.spark, run, lake_uri=cfg.lake_uri)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from sora_model import config as config_lib
 from sora_model.lake import object_store
+from sora_model.logs import setup_logging
 
 T = TypeVar("T")
 
@@ -34,21 +35,6 @@ def parser_for(cls: type, description: str, prog: str) -> argparse.ArgumentParse
     parser.add_argument("overrides", nargs="*", metavar="key=value",
                         help="config overrides, e.g. decode.height_px=96 clip.mode=shots")
     return parser
-
-
-PROJECT_LOGGERS = ("sora_model", "pipelines", "jobs")
-"""Loggers whose INFO lines (stages, progress, results) a job shows by default."""
-
-
-def setup_logging(level: str, verbose: bool = False) -> None:
-    """Once, at the entry point: the project's loggers at ``level``; every other library at WARNING unless
-    ``verbose`` (their INFO lines would bury the job's own progress)."""
-    logging.basicConfig(level=level.upper() if verbose else logging.WARNING, stream=sys.stderr, force=True,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s", datefmt="%H:%M:%S")
-    for name in PROJECT_LOGGERS:
-        logging.getLogger(name).setLevel(level.upper())
-    # MLflow sets up its own loggers when first imported (later, lazily): it takes its level from here.
-    os.environ.setdefault("MLFLOW_LOGGING_LEVEL", level.upper() if verbose else "WARNING")
 
 
 def load_config(cls: type[T], args: argparse.Namespace) -> T:
@@ -130,17 +116,35 @@ def store_outage(error: BaseException) -> str | None:
             "finished write left it: run the job again once the store answers, and it completes the work")
 
 
-def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = None) -> int:  # noqa: ANN001
+def run_main(main: Callable[[], int]) -> int:
+    """A job's ``main``, with an object store that cannot be reached (for longer than object_store.retry_s)
+    turned into one line and exit status 75, wherever it shows first (a check on the driver, the training data,
+    a model file), instead of a traceback."""
+    try:
+        return main()
+    except Exception as e:
+        outage = store_outage(e)
+        if outage is None:
+            raise
+        logging.getLogger("jobs").error("%s", outage)
+        return EXIT_LAKE_BUSY
+
+
+def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = None,  # noqa: ANN001
+                  lake_uri: str | None = None) -> int:
     """The body of a spark-submit job: cheap checks, then build the session, ``run(spark)`` and print the summary
     it returns. A user error (a missing input, no Java, a wrong model id) ends with one line and exit status 2,
     not a traceback, and a lake another run is writing with status 75; a summary may set its own status
     (``exit_status``: monitoring alerts). The checks that need no Spark come first, so they take a second, not a
-    session start."""
+    session start: among them, that the object store of the input and the lake answers (else one line, status
+    75, from ``run_main``)."""
     from pipelines.session import build_session
     from sora_model.lake import storage
 
     log = logging.getLogger("jobs")
     problem = java_problem()
+    if problem is None and lake_uri is not None:
+        storage.exists(lake_uri)  # whether there or not: the store must answer before executors start
     if problem is None and input_uri is not None and not storage.exists(input_uri):
         problem = f"input {input_uri} does not exist"
     if problem:

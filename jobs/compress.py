@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from jobs.cli import expand_shorthands, parse, parser_for
+from jobs.cli import expand_shorthands, parse, parser_for, run_main
 from sora_model import config as config_lib
 from sora_model.lake.layout import LakeLayout
 
@@ -49,4 +49,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sys
 
-from jobs.cli import parse, parser_for, run_spark_job
+from jobs.cli import parse, parser_for, run_main, run_spark_job
 from pipelines.curate import CurateConfig, run_curate
 
 
@@ -17,8 +17,9 @@ def main(argv: list[str] | None = None) -> int:
     args, cfg = parse(parser, CurateConfig, argv)
     if cfg is None:
         return 0
-    return run_spark_job(cfg.spark, lambda spark: run_curate(spark, cfg, run_id=args.run_id), cfg.input_uri)
+    return run_spark_job(cfg.spark, lambda spark: run_curate(spark, cfg, run_id=args.run_id), cfg.input_uri,
+                         cfg.lake_uri)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

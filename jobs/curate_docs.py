@@ -1,4 +1,5 @@
-"""python -m jobs.curate_docs: rewrite the configuration tables of README.md from the config dataclasses."""
+"""python -m jobs.curate_docs: rewrite the configuration tables of the docs (README.md and docs/*.md) from the
+config dataclasses."""
 
 from __future__ import annotations
 
@@ -14,7 +15,15 @@ from sora_model.deploy.compress import CompressConfig
 from sora_model.report.build import ReportConfig
 from sora_model.train.loop import TrainConfig
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+
+
+def doc_pages() -> list[Path]:
+    """The README (the site's landing page) and every page under docs/."""
+    return [README, *sorted((ROOT / "docs").glob("*.md"))]
+
+
 TABLES = {"config-table": CurateConfig, "train-config-table": TrainConfig,
           "compress-config-table": CompressConfig, "score-config-table": ScoreConfig, "cycle-config-table": CycleConfig,
           "report-config-table": ReportConfig}
@@ -30,8 +39,11 @@ def render(text: str) -> str:
 
 
 def main() -> int:
-    README.write_text(render(README.read_text()))
-    print(f"updated {README}")
+    for page in doc_pages():
+        text = page.read_text()
+        if render(text) != text:
+            page.write_text(render(text))
+            print(f"updated {page.relative_to(ROOT)}")
     return 0
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import sys
 
-from jobs.cli import parse, parser_for, run_spark_job
+from jobs.cli import parse, parser_for, run_main, run_spark_job
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -22,8 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     args, cfg = parse(parser, CycleConfig, argv)
     if cfg is None:
         return 0
-    return run_spark_job(cfg.curate.spark, lambda spark: run_cycle(spark, cfg), cfg.input_uri)
+    return run_spark_job(cfg.curate.spark, lambda spark: run_cycle(spark, cfg), cfg.input_uri, cfg.lake_uri)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import sys
 
-from jobs.cli import parse, parser_for, run_spark_job
+from jobs.cli import parse, parser_for, run_main, run_spark_job
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -21,8 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     args, cfg = parse(parser, MonitorJobConfig, argv)
     if cfg is None:
         return 0
-    return run_spark_job(cfg.spark, lambda spark: run_monitor(spark, cfg))
+    return run_spark_job(cfg.spark, lambda spark: run_monitor(spark, cfg), lake_uri=cfg.lake_uri)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

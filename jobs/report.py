@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from jobs.cli import parse, parser_for
+from jobs.cli import parse, parser_for, run_main
 
 logger = logging.getLogger("jobs.report")
 
@@ -34,4 +34,4 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

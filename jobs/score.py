@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import sys
 
-from jobs.cli import expand_shorthands, parse, parser_for, run_spark_job
+from jobs.cli import expand_shorthands, parse, parser_for, run_main, run_spark_job
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not cfg.input_uri:
         parser.error("--input (or input_uri=...) is required")
-    return run_spark_job(cfg.spark, lambda spark: run_score(spark, cfg), cfg.input_uri)
+    return run_spark_job(cfg.spark, lambda spark: run_score(spark, cfg), cfg.input_uri, cfg.lake_uri)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_main(main))

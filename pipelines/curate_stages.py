@@ -10,100 +10,36 @@ from __future__ import annotations
 import json
 import logging
 from collections import Counter
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import partial
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.window import Window
 
 from pipelines import executors
+from pipelines.curate_config import CurateConfig
+from pipelines.curate_state import Cleaned, CurateState, done_video_ids, known_files, latest_dataset
 from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_corpus
+from pipelines.near_dups import near_duplicates, near_duplicates_on_driver
+from pipelines.session import size_shuffles
 from pipelines.stage import Stage
-from pipelines.summary import CurateSummary
-from pipelines.tables import Staged, Tables
+from pipelines.tables import Staged
 from sora_model import config as config_lib
 from sora_model.dataset.build import DatasetPlan
-from sora_model.dataset.catalog import latest_row
-from sora_model.dataset.labels import class_index, read_labels_csv
+from sora_model.dataset.labels import LABELS_FILE, class_index, read_corpus_labels, read_labels_csv
 from sora_model.dataset.schema import describe
 from sora_model.dataset.split import SPLITS
 from sora_model.lake import delta, storage
-from sora_model.lake.layout import LakeLayout
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
 from sora_model.video.process import gate_known
-from sora_model.video.signature import NearDupConfig, SignedVideo, candidate_pairs, choose_near_duplicates
-
-if TYPE_CHECKING:
-    from pipelines.curate import CurateConfig
 
 logger = logging.getLogger(__name__)
-
-
-@dataclass
-class Cleaned:
-    accepted: DataFrame
-    """Videos to decode: video_id, FILE_KEY, probe fields, signature, label, label_name."""
-    rejects: Staged
-    """Probe, gate and duplicate rejects in the rejects table's shape (without run columns)."""
-    touched: Staged
-    """Files already in the dataset whose mtime changed: FILE_KEY + video_id."""
-    classes: list[str]
-
-
-@dataclass
-class CurateState:
-    """Everything one curate run knows; stages read and fill it in order."""
-
-    spark: SparkSession
-    cfg: CurateConfig
-    run_id: str
-    tables: Tables
-    layout: LakeLayout
-    summary: CurateSummary
-    latest: dict[str, Any] | None
-    """The dataset's newest registered version (its datasets row), None before the first."""
-    version: int
-    """The version this run registers if it finds anything new."""
-    out_uri: str
-    """Where this run's shards go."""
-    staging: str
-    cores: int
-    new_files: list | None = None
-    rejected_before: set[str] = field(default_factory=set)
-    """URIs of new files the rejects table already names (a file replaced in place): if now curated, their
-    rejects rows go."""
-    done_ids: Any = None  # a pyarrow Array
-    """Ids of the videos registered in the dataset before this version (``done_video_ids``), read once."""
-    done_videos: DataFrame | None = None
-    probed: DataFrame | None = None
-    """PROBED rows of every new file: probed now, or gated on facts the ``files`` table holds."""
-    probed_now: Staged | None = None
-    """The PROBED rows of the files the executors read in this run (they go to ``files``)."""
-    cleaned: Cleaned | None = None
-    decoded: Staged | None = None
-    """The decode stage's records (``pipelines.rows.DECODED``)."""
-    shards: list | None = None
-    cached: list[DataFrame] = field(default_factory=list)
-
-    def cache(self, df: DataFrame) -> DataFrame:
-        self.cached.append(df.cache())
-        return df
-
-    def partitions(self, items: int) -> int:
-        return max(1, min(items, self.cores * self.cfg.tasks_per_core))
-
-
-def latest_dataset(tables: Tables, name: str) -> dict[str, Any] | None:
-    """The datasets row of ``name``'s newest version (read by delta-rs: no Spark job), None before the first."""
-    return latest_row(tables.layout.root, name)
 
 
 class _AfterIngest(Stage):
@@ -144,14 +80,7 @@ class Ingest(Stage):
         state.rejected_before = {f[0] for f in state.new_files if f[0] in rejected_uris}
         s.files_new = len(state.new_files)
         s.files_already_in_lake = s.files_listed - len(state.new_files)
-
-
-def done_video_ids(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: ANN401 - a pyarrow Array
-    """Video ids with clips in a registered version of ``dataset`` (below ``version``, the one being built):
-    "done" means registered, so the videos of a run that crashed before registering are redone."""
-    clips = delta.read_table(lake_uri, "clips", ["video_id"], where=(pc.field("dataset") == dataset) & (
-        pc.field("dataset_version") < version))
-    return pc.unique(clips["video_id"]) if clips is not None else pa.array([], pa.string())
+        size_shuffles(state.spark, state.partitions(len(state.new_files)))
 
 
 class Probe(_AfterIngest):
@@ -185,26 +114,15 @@ class Probe(_AfterIngest):
         state.summary.files_probed_before = len(known)
 
 
-def known_files(lake_uri: str, files: list, near_dup: NearDupConfig | None) -> dict[tuple, dict[str, Any]]:
-    """The ``files`` rows of ``files`` (listing tuples) whose stored facts this run can use: the same uri, size and
-    modification time, and a signature made with ``near_dup``'s settings when it wants one."""
-    if not files:
-        return {}
-    wanted = {tuple(f) for f in files}
-    rows = delta.read_rows(lake_uri, "files", where=pc.field("uri").isin(sorted({f[0] for f in files})))
-    settings = near_dup.signature_settings if near_dup is not None else None
-    return {key: r for r in rows if (key := tuple(r[k] for k in FILE_KEY)) in wanted
-            and (settings is None or r["signature_settings"] == settings)}
-
-
 def _labels(cfg: CurateConfig) -> dict[str, str]:
-    uri = cfg.labels_csv or storage.join(storage.normalize(cfg.input_uri), "labels.csv")
-    if cfg.labels_csv is None and not storage.exists(uri):
-        logger.warning("no labels CSV at %s: clips get label -1", uri)
-        return {}
-    if not storage.exists(uri):
-        raise FileNotFoundError(f"labels_csv {uri} does not exist")
-    return read_labels_csv(uri, cfg.input_uri)
+    if cfg.labels_csv is not None:
+        if not storage.exists(cfg.labels_csv):
+            raise FileNotFoundError(f"labels_csv {cfg.labels_csv} does not exist")
+        return read_labels_csv(cfg.labels_csv, cfg.input_uri)
+    labels = read_corpus_labels(cfg.input_uri)
+    if not labels:
+        logger.warning("no %s under %s: clips get label -1", LABELS_FILE, cfg.input_uri)
+    return labels
 
 
 class Clean(_AfterIngest):
@@ -264,76 +182,6 @@ class Clean(_AfterIngest):
             accepted=state.cache(accepted), classes=classes,
             rejects=executors.stage_rows(rejects, storage.join(state.staging, "clean_rejects")),
             touched=executors.stage_rows(touched, storage.join(state.staging, "touched")))
-
-
-_SIGNED_COLUMNS = ("video_id", *FILE_KEY, "signature", "duration_s", "width_px", "height_px")
-
-
-def _signed(row: Any, in_lake: bool, labelled: bool) -> SignedVideo:  # noqa: ANN401 - a Row or a dict
-    return SignedVideo(video_id=row["video_id"], uri=row["uri"], signature=tuple(row["signature"] or ()),
-                       in_lake=in_lake, labelled=labelled, duration_s=row["duration_s"] or 0.0,
-                       pixels=(row["width_px"] or 0) * (row["height_px"] or 0))
-
-
-def _near_rejects(chosen: dict[str, tuple[SignedVideo, float]], files: dict[str, Any]) -> list[dict[str, Any]]:
-    """Rejects rows (FILE_KEY, video_id, reject_*) for the chosen losers; ``files`` maps their ids to rows with
-    FILE_KEY."""
-    return [{**{k: files[vid][k] for k in FILE_KEY}, "video_id": vid, "reject_stage": "clean",
-             "reject_reason": reasons.NEAR_DUPLICATE_OF,
-             "reject_detail": f"near-duplicate of {winner.uri}: {frac:.0%} of sampled frames match"}
-            for vid, (winner, frac) in sorted(chosen.items())]
-
-
-def near_duplicates_on_driver(new: DataFrame, lake_rows: list[dict[str, Any]],
-                              cfg: NearDupConfig) -> list[dict[str, Any]]:
-    """``near_duplicates`` for a small run: this run's videos collected (one Spark job), the lake's rows as read
-    by delta-rs, the LSH candidates found in numpy; the same rows as the Spark join gives."""
-    rows = {r["video_id"]: r for r in new.select(*_SIGNED_COLUMNS, "label").collect()}
-    fresh = [_signed(r, in_lake=False, labelled=r["label"] is not None) for r in rows.values()]
-    lake = [_signed(r, in_lake=True, labelled=True) for r in lake_rows if r["signature"]]
-    pairs = candidate_pairs(fresh, lake, cfg.bands, cfg.band_frames)
-    chosen = choose_near_duplicates(pairs, {v.video_id: v for v in (*fresh, *lake)}, cfg)
-    return _near_rejects(chosen, rows)
-
-
-def _anchors(column: str, count: int) -> Column:
-    """``signature.evenly(column, count)`` as a Spark expression: the same anchors the driver's path takes."""
-    if count == 1:
-        return F.slice(column, 1, 1)
-    n = f"size({column})"
-    return F.expr(f"IF({n} <= {count}, {column}, "
-                  f"transform(sequence(0, {count - 1}), i -> {column}[div(i * ({n} - 1), {count - 1})]))")
-
-
-def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) -> list[dict[str, Any]]:
-    """Rejects rows (FILE_KEY, video_id, reject_*) for this run's videos that show the same pictures as a
-    better one (``SignedVideo.rank``): a lake video first, then a labelled one, the longer, the larger, the
-    smaller URI.
-
-    Candidates come from an LSH join in Spark (videos sharing a whole band of one anchor hash, on the
-    executors); the candidate pairs are collected and checked hash by hash on the driver
-    (``choose_near_duplicates``; how many there are depends on ``NearDupConfig.bands``). Chains are not merged: a
-    video is rejected when any better-ranked video matches it.
-    """
-    width = 64 // cfg.bands
-    mask = (1 << width) - 1
-    videos = new.select(*_SIGNED_COLUMNS, F.lit(False).alias("in_lake"), F.col("label").isNotNull().alias("labelled")) \
-        .unionByName(lake_videos.where(F.col("signature").isNotNull()).select(
-            *_SIGNED_COLUMNS, F.lit(True).alias("in_lake"), F.lit(True).alias("labelled")))
-    keys = F.array(*[F.lit(i << 32) + F.shiftrightunsigned("h", i * width).bitwiseAND(mask)
-                     for i in range(cfg.bands)])
-    bands = videos.select("video_id", "in_lake", F.explode(_anchors("signature", cfg.band_frames)).alias("h")) \
-        .select("video_id", "in_lake", F.explode(keys).alias("band")).distinct()
-    a, b = bands.alias("a"), bands.alias("b")
-    pairs = a.join(b, (F.col("a.band") == F.col("b.band")) & (F.col("a.video_id") < F.col("b.video_id"))
-                   & ~(F.col("a.in_lake") & F.col("b.in_lake"))) \
-        .select(F.col("a.video_id").alias("x"), F.col("b.video_id").alias("y")).distinct().collect()
-    if not pairs:
-        return []
-    ids = sorted({p["x"] for p in pairs} | {p["y"] for p in pairs})
-    info = {r["video_id"]: r for r in videos.where(F.col("video_id").isin(ids)).collect()}
-    signed = {vid: _signed(r, r["in_lake"], r["labelled"]) for vid, r in info.items()}
-    return _near_rejects(choose_near_duplicates(((p["x"], p["y"]) for p in pairs), signed, cfg), info)
 
 
 class Decode(_AfterIngest):

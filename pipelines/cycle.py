@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import time
@@ -24,6 +25,7 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
 from pipelines.curate import CurateConfig, run_curate
+from pipelines.executors import in_tasks
 from pipelines.models import (
     current_alias,
     register_checkpoints,
@@ -33,15 +35,17 @@ from pipelines.models import (
 from pipelines.monitor import EXIT_ALERT, MonitorJobConfig, run_monitor
 from pipelines.score import ScoreConfig, run_score
 from pipelines.tables import Tables
+from pipelines.train import ranks_on_executors, train_on_spark
 from sora_model import config as config_lib
 from sora_model.deploy.compress import VARIANTS, CompressConfig
 from sora_model.deploy.monitoring import MonitorConfig
-from sora_model.deploy.promotion import Decision, PromotionConfig, decide
+from sora_model.deploy.promotion import Decision, PromotionConfig, compare_on_test_splits, decide
 from sora_model.lake import storage
 from sora_model.lake.aliases import PRODUCTION
 from sora_model.lake.card import model_id
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
+from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.tracking import Tracker, TrackingConfig, flat_params, tracked
 from sora_model.train.loop import TrainConfig
 
@@ -50,6 +54,10 @@ logger = logging.getLogger(__name__)
 DeployVariant = Literal["fp32", "onnx", "int8-dynamic", "int8-static", "pruned", "pruned-channels", "distilled"]
 DEPLOY_VARIANTS: tuple[str, ...] = get_args(DeployVariant)
 CycleAction = Literal["promoted", "kept", "skipped"]
+CycleLaunch = Literal["auto", "driver", "executors"]
+CYCLE_LAUNCHES: tuple[str, ...] = get_args(CycleLaunch)
+CYCLE_STEPS = ("curate", "train", "compress", "score")
+"""The sections of the cycle's config that are other jobs' configs."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,7 +78,8 @@ class CycleConfig:
     promotion: PromotionConfig = field(default_factory=PromotionConfig)
     """The rule that decides whether the candidate replaces the model in use."""
     curate: CurateConfig = field(default_factory=CurateConfig)
-    """The curate step (its lake_uri, input_uri and dataset are the cycle's); its spark section is the session's."""
+    """The curate step (its lake_uri, input_uri, dataset and object_store are the cycle's); its spark section is
+    the session's."""
     train: TrainConfig = field(default_factory=TrainConfig)
     """The candidate's training (lake_uri, dataset, version, run id and warm start are set by the cycle)."""
     compress: CompressConfig = field(default_factory=lambda: CompressConfig(variants=("onnx", "int8-static")))
@@ -79,6 +88,18 @@ class CycleConfig:
     """Scoring of the new videos (lake_uri, input_uri and model are set by the cycle)."""
     monitor: MonitorConfig = field(default_factory=MonitorConfig)
     """Thresholds for the scoring run's monitoring; an alert makes the cycle exit with status 3."""
+    launch: CycleLaunch = "auto"
+    """Where the candidate trains, its variants are built and the models are compared: executors (the
+    candidate's ranks as barrier tasks through TorchDistributor, one task per group of variants, the comparison
+    in a task), driver (all in this process), or auto: executors when the Spark master is a cluster, the driver
+    when it is local."""
+    train_processes: int = 2
+    """DDP ranks of the candidate's training on the executors (one barrier task each; a GPU each when the
+    cluster gives tasks GPUs, spark.task.resource.gpu.amount)."""
+    object_store: ObjectStoreConfig = field(default_factory=ObjectStoreConfig)
+    """The object store of the lake and the input (endpoint, region, retries): every step uses this one. A value
+    left unset here is taken from the steps' sections (the job confs a cycle conf includes); two different values
+    for one setting are refused."""
     lock: LockConfig = field(default_factory=LockConfig)
     """One writer per lake: whether a cycle waits for another run writing the same lake (a slow cycle the next
     scheduled one overlaps), or stops at once."""
@@ -87,6 +108,25 @@ class CycleConfig:
     compression as nested runs (this section replaces theirs)."""
 
     def __post_init__(self) -> None:
+        if self.launch not in CYCLE_LAUNCHES:
+            raise ValueError(f"launch must be one of {CYCLE_LAUNCHES}, got {self.launch!r}")
+        if self.train_processes < 1:
+            raise ValueError(f"train_processes must be >= 1, got {self.train_processes}")
+        # One store for every step: the top-level section, completed by what the steps' sections (often the job
+        # confs the cycle's conf includes) set; a value two of them set differently is refused.
+        merged = {}
+        for where in ("object_store", *(f"{step}.object_store" for step in CYCLE_STEPS)):
+            section = self.object_store if where == "object_store" else getattr(self, where.split(".")[0]).object_store
+            for f in dataclasses.fields(ObjectStoreConfig):
+                value = getattr(section, f.name)
+                if value is None:
+                    continue
+                if f.name in merged and merged[f.name][1] != value:
+                    raise ValueError(f"{where}.{f.name}={value!r} but {merged[f.name][0]}.{f.name}="
+                                     f"{merged[f.name][1]!r}: the cycle's steps share one object store; set it once, "
+                                     "in the top-level object_store section")
+                merged.setdefault(f.name, (where, value))
+        object.__setattr__(self, "object_store", ObjectStoreConfig(**{k: v for k, (_, v) in merged.items()}))
         if self.min_new_clips < 0:
             raise ValueError(f"min_new_clips must be >= 0, got {self.min_new_clips}")
         if self.deploy_variant not in DEPLOY_VARIANTS:
@@ -98,19 +138,21 @@ class CycleConfig:
     @property
     def curate_cfg(self) -> CurateConfig:
         return dataclasses.replace(self.curate, lake_uri=self.lake_uri, input_uri=self.input_uri,
-                                   dataset=self.dataset)
+                                   dataset=self.dataset, object_store=self.object_store)
 
     def train_cfg(self, version: int, init_from: str | None) -> TrainConfig:
         return dataclasses.replace(self.train, lake_uri=self.lake_uri, dataset=self.dataset,
                                    dataset_version=version, run_id=candidate_run_id(self.dataset, version),
-                                   resume=True, init_from=init_from, tracking=self.tracking)
+                                   resume=True, init_from=init_from, tracking=self.tracking,
+                                   object_store=self.object_store)
 
     def compress_cfg(self, run_id: str, epoch: int) -> CompressConfig:
         return dataclasses.replace(self.compress, lake_uri=self.lake_uri, run_id=run_id, epoch=epoch,
-                                   tracking=self.tracking)
+                                   tracking=self.tracking, object_store=self.object_store)
 
     def score_cfg(self) -> ScoreConfig:
-        return dataclasses.replace(self.score, lake_uri=self.lake_uri, input_uri=self.input_uri, model=PRODUCTION)
+        return dataclasses.replace(self.score, lake_uri=self.lake_uri, input_uri=self.input_uri, model=PRODUCTION,
+                                   object_store=self.object_store)
 
 
 def candidate_run_id(dataset: str, version: int) -> str:
@@ -185,31 +227,6 @@ def _clips_per_version(tables: Tables, dataset: str) -> dict[int, int]:
     return {r["version"]: int(sum((r["clips_per_split"] or {}).values())) for r in rows}
 
 
-def _test_split(lake_uri: str, dataset: str, version: int) -> tuple[Any, Any] | None:
-    """(frames, labels) of a version's test split; None when it has no test clips."""
-    from sora_model.dataset.catalog import load_dataset
-    from sora_model.deploy.evaluation import split_arrays
-
-    data = load_dataset(lake_uri, dataset, version)
-    return split_arrays(data, "test") if data.shards.get("test") else None
-
-
-def _compare(candidate_uri: str, production_uri: str | None, new: tuple[Any, Any],
-             old: tuple[Any, Any] | None) -> tuple[dict[str, Any], ...]:
-    """Test metrics (candidate and model in use, on the new and on the previous split): each model is loaded
-    once and each split read once, whatever is compared on it."""
-    from sora_model.deploy.evaluation import quality
-    from sora_model.deploy.variants import load_predictor
-
-    cand = load_predictor(candidate_uri, threads=1)
-    prod = load_predictor(production_uri, threads=1) if production_uri else None
-    cand_new = quality(cand, *new)
-    prod_new = quality(prod, *new) if prod else None
-    cand_old = quality(cand, *old) if prod and old else None
-    prod_old = quality(prod, *old) if prod and old else None
-    return cand_new, prod_new, cand_old, prod_old
-
-
 def _new_video_uris(tables: Tables, dataset: str, version: int) -> set[str]:
     videos = tables.read("clips").where((F.col("dataset") == dataset) & (F.col("dataset_version") == version)) \
         .select("video_id").distinct()
@@ -255,11 +272,14 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
     """The cycle's steps; returns the MLflow tracker of a cycle that decided a version, None otherwise."""
     from sora_model.deploy.build import find_checkpoint, run_compress
     from sora_model.deploy.comparison import write_comparison
+    from sora_model.dataset.catalog import load_dataset
     from sora_model.lake.card import read_card
-    from sora_model.train.loop import Trainer
+    from sora_model.train.loop import Trainer, init_checkpoint
 
     run_id = summary.run_id
     clock = time.perf_counter()
+    on_executors = cfg.launch == "executors" or (cfg.launch == "auto" and ranks_on_executors(spark))
+    tasks = in_tasks(spark, "cycle") if on_executors else None
 
     def lap(step: str) -> None:
         nonlocal clock
@@ -297,31 +317,33 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
         summary.reason = f"v{version} added {summary.new_clips} clips < min_new_clips {cfg.min_new_clips}"
     else:
         init = production.model_uri if production and cfg.warm_start else None
+        if init is not None:
+            # Checked here, before any rank starts: a model in use with other classes cannot warm-start.
+            try:
+                init_checkpoint(tables.layout, init, load_dataset(cfg.lake_uri, cfg.dataset, version))
+            except ValueError as e:
+                if "cannot start this run" not in str(e):
+                    raise
+                logger.warning("warm start impossible (%s); training the candidate from scratch", e)
+                init = None
         train_cfg = cfg.train_cfg(version, init)
-        try:
+        if on_executors:
+            log_level = logging.getLevelName(logging.getLogger("pipelines").getEffectiveLevel())
+            train_on_spark(spark, train_cfg, cfg.train_processes, log_level)
+        else:
             trainer = Trainer(train_cfg, train_cfg.run_id)
-        except ValueError as e:
-            if init is None or "cannot start this run" not in str(e):
-                raise
-            logger.warning("warm start impossible (%s); training the candidate from scratch", e)
-            train_cfg = dataclasses.replace(train_cfg, init_from=None)
-            trainer = Trainer(train_cfg, train_cfg.run_id)
-        storage.write_text(storage.join(trainer.run_dir, "config.yaml"), config_lib.to_yaml(train_cfg))
-        trainer.resume()
-        trainer.fit(tracking_parent=tracker.run_id)
+            storage.write_text(storage.join(trainer.run_dir, "config.yaml"), config_lib.to_yaml(train_cfg))
+            trainer.resume()
+            trainer.fit(tracking_parent=tracker.run_id)
         register_checkpoints(spark, cfg.lake_uri, train_cfg.run_id, config_lib.to_yaml(train_cfg))
         candidate_uri = find_checkpoint(cfg.lake_uri, train_cfg.run_id, None)
         card = read_card(candidate_uri)
         summary.candidate_id = card.model_id
         lap("train")
-        new_split = _test_split(cfg.lake_uri, cfg.dataset, version)
-        if new_split is None:
-            raise ValueError(f"dataset {cfg.dataset} v{version} has no test clips to compare models on; give the "
-                             "corpus more videos or raise split.test_frac")
-        old_split = _test_split(cfg.lake_uri, cfg.dataset, version - 1) if production and version - 1 in clips \
-            else None
-        cand_new, prod_new, cand_old, prod_old = _compare(
-            candidate_uri, production.model_uri if production else None, new_split, old_split)
+        previous = version - 1 if production and version - 1 in clips else None
+        compare = functools.partial(compare_on_test_splits, cfg.lake_uri, cfg.dataset, version, previous,
+                                    candidate_uri, production.model_uri if production else None)
+        cand_new, prod_new, cand_old, prod_old = (tasks(lambda _: compare(), [0])[0] if tasks else compare())
         decision: Decision = decide(cfg.promotion, cand_new, prod_new, cand_old, prod_old)
         lap("compare")
         m = cfg.promotion.metric
@@ -336,7 +358,7 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
             deployed = card.model_id
             if cfg.deploy_variant != "fp32":
                 compress_cfg = cfg.compress_cfg(card.run_id, card.epoch)
-                run, rows = run_compress(compress_cfg, tracking_parent=tracker.run_id)
+                run, rows = run_compress(compress_cfg, tracking_parent=tracker.run_id, tasks=tasks)
                 logger.info("%s", write_comparison(run, rows, compress_cfg))
                 register_variants(spark, cfg.lake_uri, run.card, rows, config_lib.to_yaml(compress_cfg))
                 deployed = model_id(card.run_id, card.epoch, variant_name(cfg.deploy_variant, compress_cfg))

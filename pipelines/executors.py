@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 
 from pipelines import rows as row_schemas
@@ -23,6 +24,9 @@ from sora_model.video.clips import ClipConfig
 from sora_model.video.decode import DecodeConfig
 from sora_model.video.probe import ProbeConfig
 from sora_model.video.signature import NearDupConfig
+
+if TYPE_CHECKING:
+    from sora_model.deploy.build import TaskMap
 
 PartitionFn = Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]
 
@@ -108,5 +112,22 @@ def score_partition(model_uri: str, decode: DecodeConfig, clean: CleanConfig, cl
                 for r in rows:
                     r["loads_in_process"] = scoring.loads_so_far()
                 yield pa.RecordBatch.from_pylist(rows, schema=row_schemas.SCORED)
+
+    return run
+
+
+def in_tasks(spark: SparkSession, description: str) -> TaskMap:
+    """A ``TaskMap`` over Spark: each item in a task of its own (on the executors of a cluster), results in the
+    items' order. A task that fails runs again (``spark.task.maxFailures``): what it does must be retry-safe."""
+
+    def run(fn: Callable[[Any], Any], items: list[Any]) -> list[Any]:
+        if not items:
+            return []
+        sc = spark.sparkContext
+        sc.setJobDescription(f"{description} ({len(items)} tasks)")
+        try:
+            return sc.parallelize(items, len(items)).map(fn).collect()
+        finally:
+            sc.setJobDescription(None)
 
     return run

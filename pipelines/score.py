@@ -16,7 +16,7 @@ from pipelines import executors
 from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_SCHEMA, ListingConfig, list_corpus
 from pipelines.models import current_alias, model_row
-from pipelines.session import SparkConfig
+from pipelines.session import SparkConfig, size_shuffles
 from pipelines.tables import Tables
 from sora_model.lake import storage
 from sora_model.lake.aliases import AliasEntry, is_alias_name
@@ -141,6 +141,7 @@ def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run
         return summary
     cores = spark.sparkContext.defaultParallelism
     parts = max(1, min(len(files), cores * cfg.tasks_per_core))
+    size_shuffles(spark, parts)
     staging = tables.layout.staging(f"score-{run_id}")
     fn = executors.score_partition(model_uri, decode, cfg.clean, cfg.clip, cfg.batch_size, cfg.threads_per_task)
     scored, _ = executors.run_to_staging(spark.createDataFrame(files, FILE_SCHEMA), parts, fn,

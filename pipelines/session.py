@@ -1,45 +1,39 @@
-"""SparkSession with Delta Lake, the same way on a laptop (``local[*]``) and under spark-submit on a cluster.
+"""SparkSession with Delta Lake, the same way on a laptop (``local[*]``) and under spark-submit on a cluster:
+spark-submit's flags win over the job's config, which wins over the defaults; on a cluster the driver checks,
+before any work, that executors start and can import the project.
 
-Delta's jars come from Maven Central. They are resolved once (``resolve_jars``: Ivy, in a throw-away JVM whose
-chatter is kept unless it fails) into an Ivy directory, and from then on named as local files through
-``spark.jars``, so no later JVM runs Ivy or prints its resolution report. Under spark-submit the JVM is already
-running when Python starts, so the jars must be named on the command line or in ``spark-defaults.conf``:
-``python -m jobs.spark_setup`` writes the latter into the pip-installed Spark, which ``make`` does.
+The jars (``pipelines.jars``) are named through ``spark.jars``, so no later JVM runs Ivy or prints its
+resolution report. Under spark-submit the JVM is already running when Python starts, so the jars must be named
+on the command line or in ``spark-defaults.conf``: ``python -m jobs.spark_setup`` writes the latter into the
+pip-installed Spark, which ``make`` does.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
-import re
-import subprocess
 import sys
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipelines.jars import (
+    ON_WORKERS,
+    conf_dir,
+    copy_jars,
+    default_ivy_dir,
+    delta_package,
+    jars_on_workers,
+    packages,
+    resolve_jars,
+    resolved_jars,
+)
 from sora_model.lake import object_store
 
 logger = logging.getLogger(__name__)
 
 DELTA_EXTENSION = "io.delta.sql.DeltaSparkSessionExtension"
 DELTA_CATALOG = "org.apache.spark.sql.delta.catalog.DeltaCatalog"
-
-
-def delta_package() -> str:
-    """Maven coordinate of the Delta jar matching the installed delta-spark and pyspark."""
-    from importlib.metadata import version
-
-    import pyspark
-
-    spark_minor = ".".join(pyspark.__version__.split(".")[:2])
-    return f"io.delta:delta-spark_{spark_minor}_2.13:{version('delta-spark')}"
-
-
-def default_ivy_dir() -> str:
-    return str(Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "sora_model" / "ivy")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,157 +53,6 @@ class SparkConfig:
     def __post_init__(self) -> None:
         if self.log_level.upper() not in ("ALL", "DEBUG", "INFO", "WARN", "ERROR", "FATAL", "OFF", "TRACE"):
             raise ValueError(f"log_level must be a log4j level, got {self.log_level!r}")
-
-
-_RESOLVE = """
-import sys
-from pyspark.sql import SparkSession
-spark = (SparkSession.builder.master("local[1]").appName("sora_model-resolve-jars")
-         .config("spark.jars.packages", sys.argv[1]).config("spark.jars.ivy", sys.argv[2])
-         .config("spark.ui.enabled", "false").getOrCreate())
-print("SORA_JARS=" + spark.sparkContext.getConf().get("spark.jars", ""))
-spark.stop()
-"""
-_MANIFEST = "sora_model-jars.json"
-
-
-_IVY_JAR = re.compile(r"^[^_]+_(?P<artifact>.+?)-\d[^_]*\.jar$")  # <organisation>_<artifact>-<revision>.jar
-_SPARK_JAR = re.compile(r"^(?P<artifact>.+?)-\d.*\.jar$")  # <artifact>-<version>.jar
-
-
-def spark_artifacts() -> set[str]:
-    """The artifacts (names without version) of the jars Spark ships in its own jars/ folder."""
-    from pyspark.find_spark_home import _find_spark_home
-
-    names = (_SPARK_JAR.match(p.name) for p in (Path(_find_spark_home()) / "jars").glob("*.jar"))
-    return {m["artifact"].lower() for m in names if m}
-
-
-def without_spark_own(jars: list[str]) -> list[str]:
-    """``jars`` (Ivy's files) less those whose artifact Spark already ships: Ivy resolves Delta's and hadoop-aws's
-    dependencies to other versions of libraries Spark has (hadoop-client-api 3.4.2 beside Spark's 3.5.0, Parquet,
-    Jackson, log4j), and two versions of one library on a classpath is whichever loads first."""
-    own = spark_artifacts()
-    keep = []
-    for jar in jars:
-        match = _IVY_JAR.match(Path(jar).name)
-        if match is None or match["artifact"].lower() not in own:
-            keep.append(jar)
-    return keep
-
-
-def hadoop_aws_package() -> str:
-    """Maven coordinate of hadoop-aws (Hadoop's s3a) matching the Hadoop that the installed pyspark ships."""
-    from pyspark.find_spark_home import _find_spark_home
-
-    # SPARK_HOME, not pyspark.__file__: under spark-submit pyspark is imported from a zip inside Spark's home.
-    jars_dir = Path(_find_spark_home()) / "jars"
-    jars = sorted(jars_dir.glob("hadoop-client-api-*.jar"))
-    if not jars:
-        raise RuntimeError(f"no hadoop-client-api jar in {jars_dir}: is this a Spark built with Hadoop?")
-    return f"org.apache.hadoop:hadoop-aws:{jars[-1].stem.removeprefix('hadoop-client-api-')}"
-
-
-def packages() -> list[str]:
-    """Maven coordinates the project's Spark sessions need: Delta, and s3a for lakes in object stores."""
-    return [delta_package(), hadoop_aws_package()]
-
-
-def resolved_jars(ivy_dir: str) -> list[str] | None:
-    """The jar files resolved earlier for today's ``packages()``, or None when they must be resolved (again)."""
-    manifest = Path(ivy_dir) / _MANIFEST
-    if not manifest.is_file():
-        return None
-    data = json.loads(manifest.read_text())
-    jars = without_spark_own(data.get("jars", []))
-    if data.get("packages") != packages() or not jars or not all(Path(j).is_file() for j in jars):
-        return None
-    return jars
-
-
-def resolve_jars(ivy_dir: str, verbose: bool = False) -> list[str]:
-    """Resolve ``packages()`` with Ivy into ``ivy_dir`` once, in a separate JVM, and record the jar files.
-
-    Ivy's report goes to the terminal only with ``verbose``, or when the resolution fails.
-    """
-    with tempfile.TemporaryDirectory(prefix="sora-spark-conf-") as empty_conf:
-        # An empty conf dir: spark-defaults.conf written by an earlier install must not add its own jars.
-        env = {**os.environ, "SPARK_CONF_DIR": empty_conf}
-        proc = subprocess.run([sys.executable, "-c", _RESOLVE, ",".join(packages()), ivy_dir], env=env,
-                              capture_output=not verbose, text=True, check=False)
-    out = proc.stdout or ""
-    lines = [line for line in out.splitlines() if line.startswith("SORA_JARS=")]
-    if proc.returncode != 0 or not lines:
-        tail = "\n".join(((proc.stdout or "") + (proc.stderr or "")).splitlines()[-30:])
-        raise RuntimeError(f"could not resolve {packages()} from Maven Central into {ivy_dir} "
-                           f"(exit {proc.returncode}); is the network to the Maven registry up?\n{tail}")
-    resolved = [j.removeprefix("file://").removeprefix("file:") for j in lines[-1].split("=", 1)[1].split(",") if j]
-    jars = without_spark_own(resolved)
-    if len(jars) < len(resolved):
-        logger.info("left out %d jars whose library Spark already ships: %s", len(resolved) - len(jars),
-                    ", ".join(sorted(Path(j).name for j in set(resolved) - set(jars))))
-    Path(ivy_dir).mkdir(parents=True, exist_ok=True)
-    (Path(ivy_dir) / _MANIFEST).write_text(json.dumps({"packages": packages(), "jars": jars}, indent=1))
-    return jars
-
-
-def copy_jars(cfg: SparkConfig, folder: str) -> list[str]:
-    """Put the resolved jars into ``folder`` (for ``jars_on_workers``: the same path on every worker); returns
-    their paths there (hard links when on the same disk as the Ivy cache). A jar already there with the same size
-    is left as it is."""
-    import shutil
-
-    ivy_dir = cfg.ivy_dir or default_ivy_dir()
-    jars = resolved_jars(ivy_dir) or resolve_jars(ivy_dir)
-    Path(folder).mkdir(parents=True, exist_ok=True)
-    out = []
-    for jar in jars:
-        target = Path(folder) / Path(jar).name
-        if not target.is_file() or target.stat().st_size != Path(jar).stat().st_size:
-            target.unlink(missing_ok=True)
-            try:
-                os.link(jar, target)  # on the Ivy cache's disk: no second copy of 700 MB
-            except OSError:
-                shutil.copyfile(jar, target)
-        out.append(str(target))
-    return out
-
-
-def _conf_dir() -> Path:
-    import pyspark
-
-    return Path(os.environ.get("SPARK_CONF_DIR") or Path(pyspark.__file__).parent / "conf")
-
-
-_ON_WORKERS = "sora_model-jars.txt"
-"""In a ``--jars-dir`` folder: the names of the jars it holds for the project (checked on the driver and the
-executors)."""
-
-
-def _defaults() -> dict[str, str]:
-    path = _conf_dir() / "spark-defaults.conf"
-    pairs = (line.split(None, 1) for line in (path.read_text().splitlines() if path.is_file() else []))
-    return {p[0]: p[1].strip() for p in pairs if len(p) == 2 and not p[0].startswith("#")}
-
-
-def jars_on_workers() -> list[str] | None:
-    """The jars ``spark-defaults.conf`` puts on the driver's and every executor's class path from a folder
-    ``python -m jobs.spark_setup --jars-dir`` filled (the same path on every node), checked on this machine; None
-    when it names no such folder (each application then ships the jars)."""
-    entry = _defaults().get("spark.executor.extraClassPath", "")
-    if not entry.endswith("/*"):
-        return None
-    folder = entry[:-2]
-    listing = Path(folder) / _ON_WORKERS
-    if not listing.is_file():
-        return None
-    jars = [str(Path(folder) / name) for name in listing.read_text().split()]
-    missing = [j for j in jars if not os.path.isfile(j)]
-    if missing:
-        raise RuntimeError(f"{folder} lacks {len(missing)} of the jars it should hold (e.g. "
-                           f"{os.path.basename(missing[0])}): run `python -m jobs.spark_setup --jars-dir {folder}` "
-                           "again")
-    return jars
 
 
 def _jar_conf(cfg: SparkConfig) -> dict[str, str]:
@@ -358,16 +201,52 @@ def build_session(cfg: SparkConfig):  # noqa: ANN201 - pyspark imported lazily
     return spark
 
 
+EXECUTOR_WAIT_LINE_S = 30.0
+"""Seconds without an executor after which the driver says what it is waiting for (again at 4x, 16x ...)."""
+
+
+def _executors(spark) -> int:  # noqa: ANN001
+    """Executors registered with the driver (the driver itself is listed too)."""
+    return len(spark.sparkContext.statusTracker().getExecutorInfos()) - 1
+
+
+def waiting_for_executors(settings: list[tuple[str, str]], waited_s: float) -> str:
+    """The line a driver without executors logs: what each executor asks a worker for, and what to do."""
+    conf = dict(settings)
+    asks = [f"spark.executor.memory={conf.get('spark.executor.memory', '1g')}",
+            f"spark.executor.cores={conf.get('spark.executor.cores', '(all a worker has)')}"]
+    asks += [f"{k}={v}" for k, v in sorted(conf.items()) if k.startswith("spark.executor.resource.")
+             or k == "spark.cores.max"]
+    return (f"no executor has started in {waited_s:.0f} s: each asks a worker for {', '.join(asks)}. A cluster "
+            "whose workers cannot offer that (see the master's web UI: each worker's cores and memory) never "
+            "starts one, and this job waits: lower them with --conf (e.g. --conf spark.executor.memory=2g), or "
+            "free the cluster if other applications hold it")
+
+
 def _check_executors_import_the_project(spark) -> None:  # noqa: ANN001
     """One task per core that only asks whether the project imports there (and whether the jars spark-defaults.conf
     says are on every worker are), so a cluster without them fails in a second with the fix, not after four task
     attempts with a JVM and a Python traceback."""
+    import concurrent.futures
+
     cores = max(1, spark.sparkContext.defaultParallelism)
     on_workers = jars_on_workers() or []
     # A lambda over builtins only: cloudpickle sends it by value, so it runs even where nothing of ours imports.
-    probe = spark.sparkContext.parallelize(range(cores), cores).map(
+    job = spark.sparkContext.parallelize(range(cores), cores).map(
         lambda _: (__import__("importlib.util").util.find_spec("sora_model") is not None,
-                   [j for j in on_workers if not __import__("os").path.isfile(j)])).collect()
+                   [j for j in on_workers if not __import__("os").path.isfile(j)]))
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        pending = pool.submit(job.collect)
+        waited_s, next_line_s = 0.0, EXECUTOR_WAIT_LINE_S
+        while True:
+            try:
+                probe = pending.result(timeout=1.0)
+                break
+            except concurrent.futures.TimeoutError:
+                waited_s += 1.0
+            if waited_s >= next_line_s and not _executors(spark):
+                logger.warning("%s", waiting_for_executors(spark.sparkContext.getConf().getAll(), waited_s))
+                next_line_s *= 4
     missing = sum(not ok for ok, _ in probe)
     if missing:
         raise RuntimeError(
@@ -400,27 +279,39 @@ logger.hadoop.level = error
 
 
 def install_spark_defaults(cfg: SparkConfig | None = None, verbose: bool = False,
-                           jars_dir: str | None = None) -> Path:
+                           jars_dir: str | None = None, executor_python: str | None = None) -> Path:
     """Resolve the jars and write them, with Delta's settings, into ``spark-defaults.conf`` of the pip-installed
     Spark (or ``SPARK_CONF_DIR``; a quiet ``log4j2.properties`` beside it). With ``jars_dir`` the jars are also
     copied there and named as ``local:`` jars: the same folder must be on every worker, whose executors then load
-    them from it (no application copies them)."""
+    them from it (no application copies them). With ``executor_python`` executors run that interpreter
+    (``spark.pyspark.python``) and drivers this one (``spark.pyspark.driver.python``, which otherwise follows the
+    executors' and could not import the project)."""
     cfg = cfg or SparkConfig()
-    conf_dir = _conf_dir()
-    conf_dir.mkdir(parents=True, exist_ok=True)
-    path = conf_dir / "spark-defaults.conf"
+    folder_of_conf = conf_dir()
+    folder_of_conf.mkdir(parents=True, exist_ok=True)
+    path = folder_of_conf / "spark-defaults.conf"
     resolve_jars(cfg.ivy_dir or default_ivy_dir(), verbose=verbose)
     path.unlink(missing_ok=True)  # the jars it names are decided here again
     conf = _base_conf(cfg)
     if jars_dir:
-        jars = copy_jars(cfg, jars_dir)
-        (Path(jars_dir) / _ON_WORKERS).write_text("\n".join(Path(j).name for j in jars) + "\n")
+        jars = copy_jars(cfg.ivy_dir, jars_dir)
+        (Path(jars_dir) / ON_WORKERS).write_text("\n".join(Path(j).name for j in jars) + "\n")
         folder = str(Path(jars_dir).resolve())
         conf.pop("spark.jars", None)
         conf["spark.driver.extraClassPath"] = conf["spark.executor.extraClassPath"] = f"{folder}/*"
+    if executor_python:
+        conf["spark.pyspark.python"], conf["spark.pyspark.driver.python"] = executor_python, sys.executable
     lines = ["# Written by `python -m jobs.spark_setup` (sora_model).",
              *(f"{k} {v}" for k, v in conf.items() if k != "spark.ui.showConsoleProgress")]
     path.write_text("\n".join(lines) + "\n")
     # Spark's INFO chatter buries the job's own progress; keep warnings and errors.
-    (conf_dir / "log4j2.properties").write_text(LOG4J2)
+    (folder_of_conf / "log4j2.properties").write_text(LOG4J2)
     return path
+
+
+def size_shuffles(spark, partitions: int) -> None:  # noqa: ANN001
+    """Shuffles (joins, MERGEs, distinct) of the work ahead get ``partitions`` tasks, sized by the caller from its
+    input, unless the user set ``spark.sql.shuffle.partitions`` (their word wins). Spark's 200 gave a 36-file
+    corpus 1,010 tasks of a few rows each on a cluster."""
+    if not spark.sparkContext.getConf().contains("spark.sql.shuffle.partitions"):
+        spark.conf.set("spark.sql.shuffle.partitions", str(max(1, partitions)))

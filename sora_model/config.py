@@ -281,7 +281,7 @@ def help_text(cls: type) -> str:
 
 
 def markdown_table(cls: type, elsewhere: tuple[str, ...] = ()) -> str:
-    """The README's configuration reference, generated so it cannot drift from the code. Sections named in
+    """The docs' configuration reference, generated so it cannot drift from the code. Sections named in
     ``elsewhere`` (another job's config, documented in its own table) get one row: their field docstring."""
     lines = ["| key | default | meaning |", "|---|---|---|"]
     docs = field_docs(cls)

@@ -56,9 +56,13 @@ class Cluster:
         return json.loads(urllib.request.urlopen(f"{self.worker_uis[i]}/json", timeout=10).read())
 
 
-WORKER_OPTS = ("-Dspark.worker.cleanup.enabled=true -Dspark.worker.cleanup.interval=1800 "
-               "-Dspark.worker.cleanup.appDataTtl=604800")
-"""The worker cleanup settings the README gives (finished applications' folders removed after 7 days)."""
+def worker_opts() -> str:
+    """SPARK_WORKER_OPTS as docs/cluster.md sets it (worker cleanup), by running its line verbatim."""
+    from tests.docs_commands import commands
+
+    line = commands("worker-cleanup")
+    return subprocess.run(["bash", "-c", f'{line[0]}\nprintf %s "$SPARK_WORKER_OPTS"'], check=True,
+                          capture_output=True, text=True).stdout
 
 
 def worker_env_python(root: Path) -> str:
@@ -101,6 +105,7 @@ def start(scratch: Path, workers: int = 2, env: dict[str, str] | None = None) ->
                       worker_python=worker_env_python(scratch / "worker-env"), scratch=scratch)
     logs = scratch / "logs"
     logs.mkdir(parents=True, exist_ok=True)
+    opts = worker_opts()
     try:
         cluster.procs.append(subprocess.Popen(
             [_spark_class(), "org.apache.spark.deploy.master.Master", "--host", "127.0.0.1", "--port", str(port),
@@ -115,7 +120,7 @@ def start(scratch: Path, workers: int = 2, env: dict[str, str] | None = None) ->
                 [_spark_class(), "org.apache.spark.deploy.worker.Worker", "--host", "127.0.0.1", "--cores", "1",
                  "--memory", "3g", "--work-dir", str(work / "work"), "--webui-port", str(wui), cluster.master_url],
                 env={**base, "SPARK_LOCAL_DIRS": str(work / "local"), "PYSPARK_PYTHON": cluster.worker_python,
-                     "SPARK_WORKER_OPTS": WORKER_OPTS},
+                     "SPARK_WORKER_OPTS": opts},
                 stdout=open(logs / f"worker-{i}.log", "wb"), stderr=subprocess.STDOUT))
         wait_for(lambda: sum(w["state"] == "ALIVE" for w in cluster.state()["workers"]) == workers, "Spark workers")
     except BaseException:

@@ -1,4 +1,6 @@
-"""Class labels for a corpus: a CSV of ``path,label_name`` (paths relative to the corpus root or absolute)."""
+"""Class labels for a corpus: CSVs of ``path,label_name``. Every ``labels.csv`` under the corpus labels the videos
+in its folder and below (paths relative to its folder, or absolute), so a batch of videos added later comes with
+its own labels.csv in its own folder; where two name the same video, the deeper one wins."""
 
 from __future__ import annotations
 
@@ -22,6 +24,29 @@ def read_labels_csv(uri: str, corpus_root: str) -> dict[str, str]:
             raise ValueError(f"{uri}:{lineno}: empty path or label_name")
         absolute = path if (path.startswith("/") or "://" in path) else storage.join(root, path)
         labels[storage.normalize(absolute)] = name
+    return labels
+
+
+LABELS_FILE = "labels.csv"
+
+
+def labels_files(corpus_root: str) -> list[str]:
+    """URIs of every ``labels.csv`` under ``corpus_root``, shallower folders first."""
+    import pyarrow.fs as pafs
+
+    fs, root = storage.filesystem(corpus_root)
+    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+    rels = [i.path[len(root.rstrip("/")) + 1:] for i in infos
+            if i.type == pafs.FileType.File and i.base_name == LABELS_FILE]
+    base = storage.normalize(corpus_root)
+    return [storage.join(base, rel) for rel in sorted(rels, key=lambda r: (r.count("/"), r))]
+
+
+def read_corpus_labels(corpus_root: str) -> dict[str, str]:
+    """Labels of every ``labels.csv`` under ``corpus_root`` (the deeper file wins for a video both name)."""
+    labels: dict[str, str] = {}
+    for uri in labels_files(corpus_root):
+        labels.update(read_labels_csv(uri, uri.rsplit("/", 1)[0]))
     return labels
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 import logging
 import os
 from collections.abc import Callable
@@ -28,18 +29,20 @@ from sora_model.dataset.reader import ReaderConfig
 from sora_model.deploy.compress import (
     CompressConfig,
     channel_prune,
-    export_onnx,
     finalize_pruning,
     fit,
     magnitude_prune,
     new_student,
+    parameter_count,
+    sparsity_of,
+)
+from sora_model.deploy.quantize import (
+    export_onnx,
     onnx_max_abs_diff,
     onnx_parameter_count,
-    parameter_count,
     quantize_dynamic_int8,
     quantize_static_int8,
     quantized_layer_bytes,
-    sparsity_of,
 )
 from sora_model.deploy.evaluation import quality, speed, split_arrays
 from sora_model.deploy.variants import load_predictor, load_torch_model
@@ -155,10 +158,12 @@ class CompressRun:
                            dataclasses.asdict(model.cfg), facts)
 
     # --- variants ---------------------------------------------------------------------------------------------
-    def build(self, eval_clips: np.ndarray) -> list[str]:
+    def build(self, eval_clips: np.ndarray, families: tuple[str, ...] | None = None) -> list[str]:
+        """Build ``families`` (default: every configured variant), in the order of ``BUILD_GROUPS``."""
         cfg, made = self.cfg, []
+        wanted = set(cfg.variants if families is None else families)
         onnx_dir = None
-        if {"onnx", "int8-dynamic", "int8-static"} & set(cfg.variants):
+        if {"onnx", "int8-dynamic", "int8-static"} & wanted:
             logger.info("variant onnx: exporting")
 
             def export(path: str) -> dict[str, Any]:
@@ -170,9 +175,9 @@ class CompressRun:
                 return {"params": onnx_parameter_count(path), "onnx_max_abs_logit_diff": diff}
 
             onnx_dir = self._write("onnx", "onnx", export, self.card.model_config, {})
-            if "onnx" in cfg.variants:
+            if "onnx" in wanted:
                 made.append(onnx_dir)
-        if "int8-dynamic" in cfg.variants:
+        if "int8-dynamic" in wanted:
             logger.info("variant int8-dynamic: quantizing")
             def dynamic(path: str) -> dict[str, Any]:
                 with storage.open_local(storage.join(onnx_dir, MODEL_FILES["onnx"])) as graph:
@@ -180,7 +185,7 @@ class CompressRun:
                 return self._int8_facts(path)
 
             made.append(self._write("int8-dynamic", "onnx", dynamic, None, {}))
-        if "int8-static" in cfg.variants:
+        if "int8-static" in wanted:
             logger.info("variant int8-static: calibrating on %d train clips", cfg.calibration_clips)
             calibration = self._calibration()
             def static(path: str) -> dict[str, Any]:
@@ -190,7 +195,7 @@ class CompressRun:
 
             made.append(self._write("int8-static", "onnx", static, None,
                                     {"calibration_clips": int(sum(len(c) for c in calibration))}))
-        if "pruned" in cfg.variants:
+        if "pruned" in wanted:
             logger.info("variant pruned-%g: magnitude pruning + %d fine-tune epochs", cfg.sparsity,
                         cfg.finetune.epochs)
             seed_everything(cfg.seed)
@@ -200,7 +205,7 @@ class CompressRun:
             finalize_pruning(model)
             made.append(self._save_torch(f"pruned-{cfg.sparsity:g}", model,
                                          {"sparsity": sparsity_of(model), "method": "global L1 unstructured"}))
-        if "pruned-channels" in cfg.variants:
+        if "pruned-channels" in wanted:
             logger.info("variant pruned-channels-%g: structured pruning + %d fine-tune epochs",
                         cfg.channel_sparsity, cfg.finetune.epochs)
             seed_everything(cfg.seed)
@@ -209,7 +214,7 @@ class CompressRun:
             made.append(self._save_torch(f"pruned-channels-{cfg.channel_sparsity:g}", model,
                                          {"method": "L1 x BN-gain channel pruning",
                                           "widths": list(model.cfg.widths)}))
-        if "distilled" in cfg.variants:
+        if "distilled" in wanted:
             d = cfg.distill
             logger.info("variant distilled: student widths %s, %d epochs (T=%g, alpha=%g)", list(d.widths),
                         d.epochs, d.temperature, d.alpha)
@@ -253,17 +258,56 @@ class CompressRun:
         return rows
 
 
-def run_compress(cfg: CompressConfig, tracking_parent: str | None = None) -> tuple[CompressRun, list[dict[str, Any]]]:
+BUILD_GROUPS: tuple[tuple[str, ...], ...] = (("onnx", "int8-dynamic", "int8-static"), ("pruned",),
+                                            ("pruned-channels",), ("distilled",))
+"""Variant families that can be built apart (one task each); the int8 variants quantize the ONNX graph of their
+group."""
+
+TaskMap = Callable[[Callable[[Any], Any], list[Any]], list[Any]]
+"""Runs a function over items, each item in a task of its own (for example on Spark's executors), and returns the
+results in the items' order."""
+
+
+def build_groups(variants: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The configured variants in tasks that can run at the same time."""
+    return [g for g in (tuple(v for v in group if v in variants) for group in BUILD_GROUPS) if g]
+
+
+def build_group(cfg: CompressConfig, families: tuple[str, ...]) -> list[str]:
+    """One task's variants (``families`` of ``build_groups``), written to the lake; their directories."""
+    run = CompressRun(cfg)
+    frames, _ = split_arrays(run.dataset, cfg.eval_split)
+    return run.build(frames[:64], families)
+
+
+def evaluate_variants(cfg: CompressConfig, variant_dirs: list[str]) -> list[dict[str, Any]]:
+    """The evaluation rows of the checkpoint and ``variant_dirs``, all in this process (their speeds compare)."""
+    run = CompressRun(cfg)
+    return run.evaluate(variant_dirs, *split_arrays(run.dataset, cfg.eval_split))
+
+
+def run_compress(cfg: CompressConfig, tracking_parent: str | None = None,
+                 tasks: TaskMap | None = None) -> tuple[CompressRun, list[dict[str, Any]]]:
     """Build the configured variants of the chosen checkpoint and evaluate them all (fp32 first); mirrored into
-    MLflow when ``tracking.mlflow_uri`` is set (nested under ``tracking_parent`` when given)."""
+    MLflow when ``tracking.mlflow_uri`` is set (nested under ``tracking_parent`` when given).
+
+    With ``tasks``, the variants are built in one task per group of ``build_groups`` and evaluated together in
+    one more task (on a cluster: on the executors, the driver only reads the checkpoint's card); else all here."""
     run = CompressRun(cfg)
     with tracked(cfg.tracking, "compress", run.card.model_id, parent=tracking_parent,
                  tags={"sora.checkpoint": run.checkpoint, "sora.run_id": run.card.run_id,
                        "sora.dataset": f"{run.card.dataset} v{run.card.dataset_version}"}) as tracker:
         tracker.log_params({**flat_params(cfg, skip=("run_id", "epoch")), "checkpoint_epoch": run.card.epoch})
-        frames, labels = split_arrays(run.dataset, cfg.eval_split)
-        made = run.build(frames[:64])
-        rows = run.evaluate(made, frames, labels)
+        if tasks is None:
+            frames, labels = split_arrays(run.dataset, cfg.eval_split)
+            made = run.build(frames[:64])
+            rows = run.evaluate(made, frames, labels)
+        else:
+            # Every task compresses the same checkpoint, whatever runs the lake gains meanwhile.
+            pinned = dataclasses.replace(cfg, run_id=run.card.run_id, epoch=run.card.epoch)
+            made = [d for dirs in tasks(functools.partial(build_group, pinned), build_groups(cfg.variants))
+                    for d in dirs]
+            rows = tasks(functools.partial(evaluate_variants, pinned), [made])[0]
         for r in rows:
             tracker.log_metrics({r["variant"]: {**r["metrics"], "size_bytes": r["size_bytes"], "params": r["params"]}})
         tracker.set_tags({**{f"variant.{r['variant']}": r["uri"] for r in rows},

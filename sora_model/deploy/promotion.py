@@ -60,3 +60,34 @@ def decide(cfg: PromotionConfig, candidate_new: dict[str, Any], production_new: 
                                f"{cfg.max_regression:g} (new split: {new})", gain, regression)
     old = "" if regression is None else f"; previous split {candidate_old[m]:.3f} vs {production_old[m]:.3f}"
     return Decision(True, f"better: {new}, gain {gain:+.3f} >= {cfg.min_gain:g}{old}", gain, regression)
+
+
+Metrics = dict[str, Any]
+
+
+def compare_on_test_splits(lake_uri: str, dataset: str, version: int, previous: int | None, candidate_uri: str,
+                           production_uri: str | None) -> tuple[Metrics, Metrics | None, Metrics | None,
+                                                                Metrics | None]:
+    """Test metrics of the candidate and the model in use on the test split of ``version`` and of ``previous``
+    (candidate new, in use new, candidate old, in use old; None where there is nothing to compare): each model
+    loaded once, each split read once. A ValueError when ``version`` has no test clips."""
+    from sora_model.dataset.catalog import load_dataset
+    from sora_model.deploy.evaluation import quality, split_arrays
+    from sora_model.deploy.variants import load_predictor
+
+    def test_split(v: int) -> tuple[Any, Any] | None:
+        data = load_dataset(lake_uri, dataset, v)
+        return split_arrays(data, "test") if data.shards.get("test") else None
+
+    new = test_split(version)
+    if new is None:
+        raise ValueError(f"dataset {dataset} v{version} has no test clips to compare models on; give the corpus "
+                         "more videos or raise split.test_frac")
+    old = test_split(previous) if production_uri and previous is not None else None
+    cand = load_predictor(candidate_uri, threads=1)
+    prod = load_predictor(production_uri, threads=1) if production_uri else None
+    cand_new = quality(cand, *new)
+    prod_new = quality(prod, *new) if prod else None
+    cand_old = quality(cand, *old) if prod and old else None
+    prod_old = quality(prod, *old) if prod and old else None
+    return cand_new, prod_new, cand_old, prod_old

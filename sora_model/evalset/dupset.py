@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sora_model.evalset import footage
+from sora_model.evalset import footage, truth
 from sora_model.evalset.shotset import resize as _resize
 from sora_model.evalset.footage import Half
 from sora_model.evalset.scoring import Score
@@ -234,7 +234,7 @@ def build(half: Half, out_dir: Path, seed: int = 0, copies_per_original: int = 5
         dst = out_dir / f"{Path(name).stem}.same_background.mp4"
         _write(dst, boxed, fps)
         videos.append(DupVideo(str(dst), f"{name} boxed", "same_background"))
-    footage.write_truth(out_dir, [asdict(v) for v in videos])
+    truth.write_truth(out_dir, [asdict(v) for v in videos])
     return videos
 
 
@@ -253,12 +253,12 @@ def _deal(deck: list[str], rng: np.random.Generator, n: int) -> list[str]:
 
 
 def load(out_dir: Path) -> list[DupVideo]:
-    return [DupVideo(**d) for d in footage.read_truth(out_dir)]
+    return [DupVideo(**d) for d in truth.read_truth(out_dir)]
 
 
 def cached(half: Half, seed: int = 0, cache: Path | None = None) -> list[DupVideo]:
     """``build``'s set from a cache beside the footage's, built the first time (2-4 minutes a half here)."""
-    return load(footage.cached_set(f"dups-v{SET_VERSION}-{half}-seed{seed}",
+    return load(truth.cached_set(f"dups-v{SET_VERSION}-{half}-seed{seed}",
                                    lambda folder: build(half, folder, seed=seed), cache))
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sora_model.evalset import footage, shotset
+from sora_model.evalset import footage, shotset, truth
 from sora_model.evalset.footage import Half
 from sora_model.evalset.scoring import Score
 from sora_model.video import quality
@@ -52,7 +52,7 @@ def _pictures(path: Path, indices: Sequence[int]) -> list[np.ndarray]:
 
 
 def _spoil(frames: list[np.ndarray], label: str, rng: np.random.Generator) -> tuple[list[np.ndarray], str]:
-    from sora_model.video.synth import _letterbox, box_blur
+    from sora_model.video.writers import box_blur, letterbox
 
     if label == "blank":
         how = str(rng.choice(["black", "flat_colour", "near_uniform"]))
@@ -70,13 +70,13 @@ def _spoil(frames: list[np.ndarray], label: str, rng: np.random.Generator) -> tu
     if label == "frozen":
         return [frames[0]] * len(frames), "held"
     if label == "letterboxed":
-        return [_letterbox(f, 0.2) for f in frames], "bars"
+        return [letterbox(f, 0.2) for f in frames], "bars"
     raise ValueError(f"unknown label {label!r}")
 
 
 def build(half: Half, out_dir: Path, seed: int = 0, per_source: int = 3) -> tuple[Path, list[Stretch]]:
     """Write the half's set (one video and ``truth.json``) under ``out_dir``."""
-    from sora_model.video.synth import _encode
+    from sora_model.video.writers import encode_frames
 
     rng = np.random.default_rng(seed)
     sources = [s for s in footage.sources(half) if s.kind in MOVING_KINDS or s.name in STILL_SOURCES]
@@ -111,16 +111,16 @@ def build(half: Half, out_dir: Path, seed: int = 0, per_source: int = 3) -> tupl
             add(label, how, source.name, spoiled)
     out_dir.mkdir(parents=True, exist_ok=True)
     video = out_dir / f"quality_{half}.mp4"
-    _encode(video, iter(frames), WIDTH_PX, HEIGHT_PX, FPS, False)
-    footage.write_truth(out_dir, [asdict(s) for s in stretches])
+    encode_frames(video, iter(frames), WIDTH_PX, HEIGHT_PX, FPS, False)
+    truth.write_truth(out_dir, [asdict(s) for s in stretches])
     return video, stretches
 
 
 def cached(half: Half, seed: int = 0, cache: Path | None = None) -> tuple[Path, list[Stretch]]:
     """``build``'s set (its video, its stretches) from a cache beside the footage's, built the first time."""
-    folder = footage.cached_set(f"quality-v{SET_VERSION}-{half}-seed{seed}",
+    folder = truth.cached_set(f"quality-v{SET_VERSION}-{half}-seed{seed}",
                                 lambda out: build(half, out, seed=seed), cache)
-    return folder / f"quality_{half}.mp4", [Stretch(**d) for d in footage.read_truth(folder)]
+    return folder / f"quality_{half}.mp4", [Stretch(**d) for d in truth.read_truth(folder)]
 
 
 def verdicts(video: Path, stretches: Sequence[Stretch], cfg: quality.QualityConfig, side_px: int = 64,

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from sora_model.evalset import footage
+from sora_model.evalset import footage, truth
 from sora_model.evalset.footage import Half
 from sora_model.evalset.scoring import Score
 
@@ -215,7 +215,7 @@ def build(half: Half, out_dir: Path, videos: int = 12, seconds: float = 40.0, se
     """Write ``videos`` test videos of about ``seconds`` each under ``out_dir`` from the sources of ``half`` (only
     those named in ``only``, when given: to cross-validate inside the tuning half), and ``truth.json`` beside them
     (the returned list)."""
-    from sora_model.video.synth import _encode
+    from sora_model.video.writers import encode_frames
 
     sources = [s for s in footage.sources(half) if not only or s.name in only]
     if len(sources) < 2:
@@ -245,9 +245,9 @@ def build(half: Half, out_dir: Path, videos: int = 12, seconds: float = 40.0, se
                 cut.events.append(Event(kind, offset + a, offset + b))
             cut.shots.append(f"{seg.shot.file}[{seg.indices[0]}:{seg.indices[-1] + 1}]")
         cut.frames = len(frames)
-        _encode(Path(cut.path), iter(frames), width_px, height_px, int(fps), False)
+        encode_frames(Path(cut.path), iter(frames), width_px, height_px, int(fps), False)
         result.append(cut)
-    footage.write_truth(out_dir, [c.as_dict() for c in result])
+    truth.write_truth(out_dir, [c.as_dict() for c in result])
     return result
 
 
@@ -283,7 +283,7 @@ def _join(frames: list[np.ndarray], seg: list[np.ndarray], cut: CutVideo, rng: n
 
 def load(out_dir: Path) -> list[CutVideo]:
     """The videos ``build`` wrote under ``out_dir``."""
-    return [CutVideo.from_dict(d) for d in footage.read_truth(out_dir)]
+    return [CutVideo.from_dict(d) for d in truth.read_truth(out_dir)]
 
 
 SET_VERSION = 1
@@ -296,7 +296,7 @@ def cached(half: Half, videos: int = 12, seconds: float = 40.0, seed: int = 0, o
     2-core machine: the deterministic x264 encoder is the slow part)."""
     subset = "-" + hashlib.sha256(",".join(sorted(only)).encode()).hexdigest()[:8] if only else ""
     name = f"shots-v{SET_VERSION}-{half}{subset}-{videos}x{seconds:g}s-seed{seed}"
-    return load(footage.cached_set(name, lambda folder: build(half, folder, videos=videos, seconds=seconds,
+    return load(truth.cached_set(name, lambda folder: build(half, folder, videos=videos, seconds=seconds,
                                                               seed=seed, only=only), cache))
 
 

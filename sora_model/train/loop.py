@@ -158,6 +158,30 @@ def evaluate(model: nn.Module, dataset: DatasetVersion, split: str, batch_size: 
     return classification_metrics(confusion_matrix(y_true, y_pred, len(dataset.classes)))
 
 
+def init_checkpoint(layout: LakeLayout, spec: str | None, dataset: DatasetVersion) -> tuple[str, ModelCard] | None:
+    """The checkpoint ``init_from`` names (a directory with a model card, or ``<run_id>/<epoch>``) and its card;
+    None when unset. A ValueError says why it cannot start a run on ``dataset`` (another variant, other classes),
+    so a launcher can check on the driver before any rank starts."""
+    if not spec:
+        return None
+    parts = spec.strip("/").split("/")
+    if storage.is_file(storage.join(spec, CARD_FILE)):
+        uri = storage.normalize(spec)
+    elif len(parts) in (2, 3) and parts[1].isdigit() and parts[2:] in ([], ["fp32"]):
+        uri = layout.checkpoint(parts[0], int(parts[1]))
+    else:
+        raise ValueError(f"init_from={spec!r} is neither a checkpoint directory (with {CARD_FILE}) nor "
+                         "<run_id>/<epoch>")
+    if not storage.is_file(storage.join(uri, CARD_FILE)):
+        raise ValueError(f"init_from={spec!r}: no complete checkpoint at {uri}")
+    card = read_card(uri)
+    if card.variant != "fp32" or card.classes != dataset.classes:
+        raise ValueError(f"init_from={spec!r} cannot start this run: it is {card.variant!r} with classes "
+                         f"{card.classes}, the dataset {dataset.name} v{dataset.version} has "
+                         f"{dataset.classes}; train from scratch (init_from unset)")
+    return uri, card
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, run_id: str, rank: int = 0, world_size: int = 1,
                  device: torch.device | None = None) -> None:
@@ -168,7 +192,7 @@ class Trainer:
         self.dataset = load_dataset(cfg.lake_uri, cfg.dataset, cfg.dataset_version)
         if "train" not in self.dataset.shards:
             raise ValueError(f"dataset {cfg.dataset!r} v{self.dataset.version} has no train shards")
-        init = self._init_checkpoint()
+        init = init_checkpoint(self.layout, cfg.init_from, self.dataset)
         base = model_config_from(init[1]) if init else cfg.model
         self.model_cfg = dataclasses.replace(base, num_classes=len(self.dataset.classes),
                                              max_frames=max(base.max_frames, self.dataset.frames_shape[0]))
@@ -202,27 +226,6 @@ class Trainer:
         self.start_epoch = 0
         self.history: list[dict[str, Any]] = []
         self._steps: list[dict[str, Any]] = []
-
-    def _init_checkpoint(self) -> tuple[str, ModelCard] | None:
-        spec = self.cfg.init_from
-        if not spec:
-            return None
-        parts = spec.strip("/").split("/")
-        if storage.is_file(storage.join(spec, CARD_FILE)):
-            uri = storage.normalize(spec)
-        elif len(parts) in (2, 3) and parts[1].isdigit() and parts[2:] in ([], ["fp32"]):
-            uri = self.layout.checkpoint(parts[0], int(parts[1]))
-        else:
-            raise ValueError(f"init_from={spec!r} is neither a checkpoint directory (with {CARD_FILE}) nor "
-                             "<run_id>/<epoch>")
-        if not storage.is_file(storage.join(uri, CARD_FILE)):
-            raise ValueError(f"init_from={spec!r}: no complete checkpoint at {uri}")
-        card = read_card(uri)
-        if card.variant != "fp32" or card.classes != self.dataset.classes:
-            raise ValueError(f"init_from={spec!r} cannot start this run: it is {card.variant!r} with classes "
-                             f"{card.classes}, the dataset {self.dataset.name} v{self.dataset.version} has "
-                             f"{self.dataset.classes}; train from scratch (init_from unset)")
-        return uri, card
 
     # --- checkpoints -------------------------------------------------------------------------------------------
     def resume(self) -> bool:

@@ -27,7 +27,7 @@ class ClipConfig:
     """A window cut short by the end of the video (or by a cut) is kept only if at least this long."""
     cut_detector: CutDetectorName = "sora"
     """shots mode: what finds the shot boundaries. 'sora': this project's detector (a small network over frame
-    distances, fit on real footage; see the README's detector section for its figures on held-out footage);
+    distances, fit on real footage; see docs/benchmarks.md, shot boundaries, for its figures on held-out footage);
     'pyscenedetect_content' / 'pyscenedetect_adaptive': PySceneDetect's ContentDetector / AdaptiveDetector with
     their default thresholds; 'transnetv2': the TransNetV2 network (the most accurate; about 0.04x decode speed
     on a CPU core, so for executors with a GPU, which it then uses). The last three need `pip install -r

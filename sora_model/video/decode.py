@@ -24,7 +24,8 @@ import numpy as np
 from sora_model.video.clips import ClipConfig, Picker, Span, WindowFrames, fixed_spans
 from sora_model.video.frames import center_crop, resize_dims
 from sora_model.video.probe import ProbeResult
-from sora_model.video.shots import ShotWindows, detector_for
+from sora_model.video.shot_windows import ShotWindows
+from sora_model.video.shots import detector_for
 
 logger = logging.getLogger(__name__)
 

@@ -29,7 +29,7 @@ class QualityConfig:
     min_sharpness: float = 0.03
     """A clip is filtered as blurry when its sharpness (median frame's variance of the Laplacian of luma over its
     luma variance) is below this, or its detail ratio is below ``min_detail_ratio``. On the tuning half of the
-    evaluation footage (README, quality filters), at 64 px clean clips measure 0.073 and up, footage box-blurred by
+    evaluation footage (docs/benchmarks.md, quality filters), at 64 px clean clips measure 0.073 and up, footage box-blurred by
     1/12 of its width 0.002-0.018; at 32 px the two overlap and the detail ratio separates them. 0 turns the check
     off."""
     min_detail_ratio: float = 0.2

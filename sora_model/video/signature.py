@@ -45,7 +45,7 @@ class NearDupConfig:
     """Two frame hashes match when they differ in at most this many of their 64 bits."""
     min_match_frac: float = 0.5
     """Videos are near-duplicates when at least this share of the shorter signature's hashes match one of the
-    other's (and at least ``min_matches`` do). Set on the tuning half of the evaluation footage (README,
+    other's (and at least ``min_matches`` do). Set on the tuning half of the evaluation footage (docs/benchmarks.md,
     near-duplicates)."""
     min_matches: int = 2
     """Matching hashes a pair needs whatever the share: one frame alike is no evidence that two videos are."""

@@ -1,4 +1,4 @@
-"""The cycle's Airflow DAG (deploy/airflow/sora_cycle.py) run for real by Airflow's ``dag.test()``: twice on a
+"""The cycle's Airflow DAG (scheduling/airflow/sora_cycle.py) run for real by Airflow's ``dag.test()``: twice on a
 tiny corpus, the second time with new videos, each run a real spark-submit of the cycle; and the task's mapping
 of the cycle's exit statuses.
 
@@ -24,7 +24,7 @@ from tests.integration.conftest import CYCLE_OVERRIDES, add_videos, pinned_env
 ROOT = Path(__file__).resolve().parents[2]
 AIRFLOW_ENV = ROOT / ".venv-airflow"
 PINS = ["apache-airflow==3.3.2"]
-DAG_FILE = ROOT / "deploy" / "airflow" / "sora_cycle.py"
+DAG_FILE = ROOT / "scheduling" / "airflow" / "sora_cycle.py"
 
 
 def _airflow_python() -> Path:
@@ -36,9 +36,12 @@ def airflow(tmp_path_factory) -> dict[str, str]:
     """The environment of an Airflow installation with its database migrated and the DAG's folder as dags."""
     python = _airflow_python()
     home = tmp_path_factory.mktemp("airflow")
-    env = {**os.environ, "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
-           "AIRFLOW__CORE__LOAD_EXAMPLES": "false", "PYSPARK_PYTHON": sys.executable,
-           "PYSPARK_DRIVER_PYTHON": sys.executable, "SORA_HOME": str(ROOT),
+    # As on an Airflow worker: nothing of make's (PYSPARK_PYTHON, PYSPARK_DRIVER_PYTHON) tells spark-submit which
+    # Python to use, and PATH has no venv of the project's.
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("PYSPARK_") and k != "VIRTUAL_ENV"},
+           "PATH": os.pathsep.join(p for p in os.environ["PATH"].split(os.pathsep) if ".venv/bin" not in p),
+           "AIRFLOW_HOME": str(home), "AIRFLOW__CORE__DAGS_FOLDER": str(DAG_FILE.parent),
+           "AIRFLOW__CORE__LOAD_EXAMPLES": "false", "SORA_HOME": str(ROOT),
            "SORA_SPARK_SUBMIT": str(Path(sys.executable).parent / "spark-submit")}
     subprocess.run([str(python.parent / "airflow"), "db", "migrate"], env=env, check=True, capture_output=True,
                    timeout=300)

@@ -162,7 +162,7 @@ def _darker_copies(src: Path, dst: Path, factor: float) -> None:
     """Every video of ``src`` re-encoded with its pictures ``factor`` times as bright (a camera gone dim)."""
     import av
 
-    from sora_model.video.synth import _encode
+    from sora_model.video.writers import encode_frames
 
     for video in sorted(src.rglob("*.mp4")):
         if video.name == "corrupt.mp4":
@@ -172,7 +172,7 @@ def _darker_copies(src: Path, dst: Path, factor: float) -> None:
             fps = int(round(float(stream.average_rate)))
             frames = [(f.to_ndarray(format="rgb24") * factor).astype(np.uint8) for f in c.decode(stream)]
         h, w = frames[0].shape[:2]
-        _encode(dst / video.relative_to(src), frames, w, h, fps, fragmented=False)
+        encode_frames(dst / video.relative_to(src), frames, w, h, fps, fragmented=False)
 
 
 @pytest.mark.slow

@@ -77,7 +77,7 @@ def test_exact_duplicates_keep_one_copy_and_name_it(first, manifest: dict):
 def test_near_duplicates_found_on_the_driver_are_the_rows_the_spark_lsh_join_finds(first, manifest: dict):
     # The curated videos' real keyframe hashes: half stay in the lake, the other half come again as new files
     # (unlabelled ones among them), with near copies (two bits flipped per hash) of some lake videos.
-    from pipelines.curate_stages import near_duplicates, near_duplicates_on_driver
+    from pipelines.near_dups import near_duplicates, near_duplicates_on_driver
     from sora_model.video.signature import NearDupConfig
 
     videos = first["tables"].read("videos").where(F.size("signature") > 0).withColumn(

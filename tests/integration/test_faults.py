@@ -167,3 +167,27 @@ def test_a_long_store_outage_stops_the_run_in_one_line_and_a_rerun_completes_it(
     got = lake_rows(lake, "demo", bucket_corpus, shard_files=False)
     for table, want in undisturbed_rows.items():
         assert got[table] == want, f"{table}: {differences(got[table], want)}"
+
+
+@pytest.mark.parametrize("job", [
+    ["jobs/curate.py", "--conf-file", "conf/cluster.yaml"],
+    ["jobs/cycle.py", "--conf-file", "conf/cycle/cluster.yaml"],
+    ["jobs/score.py", "--conf-file", "conf/score/cluster.yaml", "--input", "s3a://bucket/raw/new"],
+    ["jobs/train.py", "--launcher", "spark", "--conf-file", "conf/train/cluster.yaml"],
+    ["jobs/compress.py", "--conf-file", "conf/compress/cluster.yaml"],
+    ["jobs/report.py", "lake_uri=s3a://bucket/lake", "dataset=motion"],
+], ids=lambda job: job[0].removeprefix("jobs/"))
+def test_a_store_that_does_not_answer_stops_each_job_on_the_driver_in_one_line(job: list[str], tmp_path: Path):
+    """Nothing listens on the endpoint: every job says so in one line, with exit status 75 (a scheduler retries),
+    before a session or any executor starts. The credentials are the environment's, if any: none are needed
+    to find out that nothing answers."""
+    from tests.s3_server import free_port
+
+    port = free_port()  # nothing listens there: connections are refused
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    proc = subprocess.run([sys.executable, *job, f"object_store.endpoint_url=http://127.0.0.1:{port}",
+                           "object_store.retry_s=1"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 75, out[-3000:]
+    assert "could not be reached for longer than object_store.retry_s=1 s" in out and "Traceback" not in out
+    assert "SparkContext" not in out and "Spark master" not in out  # no session was started

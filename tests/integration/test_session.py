@@ -63,7 +63,7 @@ def test_archives_shipped_with_py_files_are_importable_by_processes_executors_st
 
 
 def test_jars_spark_already_ships_are_left_out_so_one_hadoop_client_is_on_the_class_path():
-    from pipelines.session import without_spark_own
+    from pipelines.jars import without_spark_own
 
     ivy = ["/ivy/io.delta_delta-spark_4.2_2.13-4.4.0.jar", "/ivy/org.apache.hadoop_hadoop-aws-3.5.0.jar",
            "/ivy/org.apache.hadoop_hadoop-client-api-3.4.2.jar",
@@ -78,7 +78,8 @@ def test_jars_spark_already_ships_are_left_out_so_one_hadoop_client_is_on_the_cl
 def test_a_jars_folder_on_the_workers_replaces_shipping_and_a_missing_jar_is_named(tmp_path, monkeypatch):
     import pytest
 
-    from pipelines.session import SparkConfig, install_spark_defaults, jars_on_workers, session_settings
+    from pipelines.jars import jars_on_workers
+    from pipelines.session import SparkConfig, install_spark_defaults, session_settings
 
     monkeypatch.setenv("SPARK_CONF_DIR", str(tmp_path / "conf"))
     install_spark_defaults(jars_dir=str(tmp_path / "jars"))
@@ -92,3 +93,28 @@ def test_a_jars_folder_on_the_workers_replaces_shipping_and_a_missing_jar_is_nam
     with pytest.raises(RuntimeError, match=r"lacks 1 of the jars it should hold \(e.g. org.apache.hadoop_hadoop-aws"
                                            r"-3.5.0.jar\): run `python -m jobs.spark_setup --jars-dir"):
         session_settings(SparkConfig(), None)
+
+
+def test_a_driver_without_executors_says_what_each_asks_for_and_what_to_do():
+    from pipelines.session import waiting_for_executors
+
+    line = waiting_for_executors([("spark.executor.memory", "8g"), ("spark.executor.cores", "4"),
+                                  ("spark.executor.resource.gpu.amount", "1"), ("spark.app.name", "x")], 30)
+    assert line.startswith("no executor has started in 30 s")
+    for asked in ("spark.executor.memory=8g", "spark.executor.cores=4", "spark.executor.resource.gpu.amount=1"):
+        assert asked in line
+    assert "spark.app.name" not in line and "--conf spark.executor.memory=" in line
+    assert "spark.executor.cores=(all a worker has)" in waiting_for_executors([], 30)
+
+
+def test_shuffles_follow_the_input_unless_the_user_set_their_number(spark):
+    from pipelines.session import size_shuffles
+
+    size_shuffles(spark, 7)  # the session's conf names 4: the user's word
+    assert spark.conf.get("spark.sql.shuffle.partitions") == "4"
+
+
+def test_ranks_start_on_the_driver_of_a_local_master_and_without_gpus_it_was_not_given(spark):
+    from pipelines.train import ranks_on_executors, ranks_use_gpus
+
+    assert not ranks_on_executors(spark) and not ranks_use_gpus(spark)

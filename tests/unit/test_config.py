@@ -63,13 +63,64 @@ def test_every_option_has_a_help_text():
     assert "decode.frames_per_clip" in text and "clip.cut_threshold" in text
 
 
-def test_local_yaml_loads(tmp_path):
+JOB_CONFIGS = {"": "pipelines.curate:CurateConfig", "train": "sora_model.train.loop:TrainConfig",
+               "compress": "sora_model.deploy.compress:CompressConfig", "score": "pipelines.score:ScoreConfig",
+               "cycle": "pipelines.cycle:CycleConfig"}
+
+
+def _conf_class(folder: str) -> type:
+    import importlib
+
+    module, name = JOB_CONFIGS[folder].split(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def test_every_conf_file_loads_with_its_jobs_config():
     from pathlib import Path
 
-    root = Path(__file__).resolve().parents[2]
-    for name in ("local.yaml", "cluster.example.yaml"):
-        cfg = config_lib.load(CurateConfig, root / "conf" / name)
-        assert cfg.decode.height_px > 0
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    files = sorted(conf.rglob("*.yaml"))
+    assert {p.relative_to(conf).as_posix() for p in files} >= {
+        "local.yaml", "cluster.yaml", *(f"{job}/{kind}.yaml" for job in JOB_CONFIGS if job
+                                        for kind in ("local", "cluster"))}
+    for path in files:
+        folder = path.parent.relative_to(conf).as_posix().replace(".", "")
+        config_lib.load(_conf_class(folder), path)
+
+
+def test_the_cluster_confs_name_one_dataset_and_one_lake_in_the_object_store():
+    from pathlib import Path
+
+    conf = Path(__file__).resolve().parents[2] / "conf"
+    cfgs = {job: config_lib.load(_conf_class(job), conf / (f"{job}/cluster.yaml" if job else "cluster.yaml"))
+            for job in JOB_CONFIGS}
+    assert {c.lake_uri for c in cfgs.values()} == {"s3a://bucket/lake"}
+    assert {cfgs[j].dataset for j in ("", "train", "cycle")} == {"motion"}
+    cycle = cfgs["cycle"]
+    assert cycle.curate_cfg == cfgs[""] and cycle.launch == "auto" and cycle.curate.spark.master is None
+    # Every shuffle follows the input's size: no conf fixes a partition count.
+    assert not [p for p in conf.rglob("*.yaml") if "shuffle.partitions" in p.read_text()]
+
+
+def test_the_cycle_applies_one_object_store_to_every_step():
+    from pipelines.cycle import CycleConfig
+    from sora_model.lake.object_store import ObjectStoreConfig
+
+    store = ObjectStoreConfig(endpoint_url="http://127.0.0.1:9000", region="eu-west-1")
+    cfg = config_lib.load(CycleConfig, None, ["object_store.endpoint_url=http://127.0.0.1:9000",
+                                              "object_store.region=eu-west-1"])
+    assert cfg.object_store == store
+    assert {cfg.curate_cfg.object_store, cfg.train_cfg(1, None).object_store, cfg.compress_cfg("r", 0).object_store,
+            cfg.score_cfg().object_store} == {store}
+    # A step's section completes the top-level one (a cycle conf includes the job confs, each with its own)...
+    cfg = config_lib.load(CycleConfig, None, ["curate.object_store.endpoint_url=http://127.0.0.1:9000",
+                                              "train.object_store.region=eu-west-1"])
+    assert {cfg.curate_cfg.object_store, cfg.score_cfg().object_store} == {store} == {cfg.object_store}
+    # ...and a setting two sections give differently is refused, naming both.
+    with pytest.raises(ConfigError, match=r"curate.object_store.endpoint_url='http://elsewhere:9000' but "
+                                          r"object_store.endpoint_url='http://127.0.0.1:9000'"):
+        config_lib.load(CycleConfig, None, ["object_store.endpoint_url=http://127.0.0.1:9000",
+                                            "curate.object_store.endpoint_url=http://elsewhere:9000"])
 
 
 def test_a_mode_outside_its_literal_is_refused_with_the_choices():

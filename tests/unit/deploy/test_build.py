@@ -43,3 +43,14 @@ def test_int8_is_compared_with_the_fp32_onnx_graph_and_the_rest_with_fp32():
     assert by["int8-static"]["accuracy_drop_points"] == pytest.approx(2.0)
     assert by["onnx"]["against"] == "fp32" and by["distilled"]["against"] == "fp32"
     assert by["distilled"]["throughput_x"] == pytest.approx(1.6)
+
+
+def test_variants_split_into_groups_that_build_apart_in_the_order_they_are_built():
+    from sora_model.deploy.build import build_groups
+    from sora_model.deploy.compress import VARIANTS
+
+    assert build_groups(tuple(VARIANTS)) == [("onnx", "int8-dynamic", "int8-static"), ("pruned",),
+                                             ("pruned-channels",), ("distilled",)]
+    # The int8 variants quantize the ONNX graph their own group exports, wanted or not.
+    assert build_groups(("distilled", "int8-static")) == [("int8-static",), ("distilled",)]
+    assert build_groups(()) == []

@@ -8,20 +8,22 @@ from sora_model.deploy.compress import (
     CompressConfig,
     DistillConfig,
     channel_prune,
-    export_onnx,
     finalize_pruning,
     fit,
-    fixed_filter_convs,
     keep_channels,
     magnitude_prune,
     new_student,
-    onnx_max_abs_diff,
     parameter_count,
+    sparsity_of,
+    student_config,
+)
+from sora_model.deploy.quantize import (
+    export_onnx,
+    fixed_filter_convs,
+    onnx_max_abs_diff,
     quantize_dynamic_int8,
     quantize_static_int8,
     quantized_layer_bytes,
-    sparsity_of,
-    student_config,
 )
 from sora_model.train.model import ModelConfig, SoraModel
 

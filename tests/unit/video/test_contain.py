@@ -15,7 +15,7 @@ from sora_model.video.clips import ClipConfig, uniform_rows
 from sora_model.video.contain import DecoderProcess, Limits
 from sora_model.video.decode import DecodeConfig
 from sora_model.video.process import _decode_job, decode_video, probe_video
-from sora_model.video.synth import _encode
+from sora_model.video.writers import encode_frames
 
 GENEROUS = Limits(timeout_s=120, max_memory_mb=2048)
 
@@ -25,7 +25,7 @@ def large_video(tmp_path_factory: pytest.TempPathFactory) -> str:
     """1280x720, 2 s of noise (incompressible: big frames, big decoder buffers)."""
     path = tmp_path_factory.mktemp("large") / "large.mp4"
     rng = np.random.default_rng(0)
-    _encode(path, (rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8) for _ in range(50)), 1280, 720, 25, False)
+    encode_frames(path, (rng.integers(0, 256, (720, 1280, 3), dtype=np.uint8) for _ in range(50)), 1280, 720, 25, False)
     return str(path)
 
 

@@ -12,7 +12,7 @@ from sora_model.video.clips import ClipConfig, uniform_rows
 from sora_model.video.decode import DecodeConfig
 from sora_model.video.process import decode_video, probe_video
 from sora_model.video.quality import QualityConfig, measure, verdict
-from sora_model.video.synth import _encode, _letterbox, box_blur
+from sora_model.video.writers import box_blur, encode_frames, letterbox
 
 DECODE = DecodeConfig(isolate=False, frames_per_clip=8, height_px=32, width_px=32)
 
@@ -45,11 +45,11 @@ def test_spoiled_real_footage_is_filtered_by_the_right_reason(footage: dict, tmp
         "frozen": [pictures[0]] * 50,
         "blank": [np.full_like(pictures[0], 12)] * 50,
         "blurry": [box_blur(p, w // 12) for p in pictures],
-        "letterboxed": [_letterbox(p, 0.2) for p in pictures],
+        "letterboxed": [letterbox(p, 0.2) for p in pictures],
     }
     for reason, frames in spoiled.items():
         path = tmp_path / f"{reason}.mp4"
-        _encode(path, iter(frames), w, h, 25, False)
+        encode_frames(path, iter(frames), w, h, 25, False)
         assert set(_verdicts(path)) == {reason}, reason
 
 

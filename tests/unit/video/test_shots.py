@@ -7,11 +7,11 @@ import numpy as np
 import pytest
 
 from sora_model.video.clips import ClipConfig, WindowFrames, sample_indices, shot_spans
+from sora_model.video.shot_windows import ShotWindows
 from sora_model.video.shots import (
     FEATURES,
     CutDetector,
     Geometry,
-    ShotWindows,
     boundary_features,
     default_model,
     detect_cuts,

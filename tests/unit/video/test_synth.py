@@ -45,12 +45,12 @@ def test_yuv_conversion_round_trips_through_a_real_decoder(tmp_path: Path):
     import av
     import numpy as np
 
-    from sora_model.video.synth import _encode
+    from sora_model.video.writers import encode_frames
 
     img = np.zeros((110, 64, 3), np.uint8)  # height not a multiple of 4
     img[:, :32] = (200, 40, 40)
     img[:, 32:] = (30, 180, 90)
-    _encode(tmp_path / "v.mp4", iter([img] * 3), 64, 110, 10, True)
+    encode_frames(tmp_path / "v.mp4", iter([img] * 3), 64, 110, 10, True)
     with av.open(str(tmp_path / "v.mp4")) as c:
         frame = next(c.decode(video=0)).to_ndarray(format="rgb24")
     assert np.abs(frame[:, 4:28].astype(int) - img[:, 4:28]).max() <= 12

@@ -58,7 +58,11 @@ with DAG(
     def run_cycle() -> int:
         cmd, home = cycle_command()
         print("running:", shlex.join(cmd), flush=True)
-        status = subprocess.run(cmd, cwd=home).returncode
+        # pip's spark-submit finds Spark through the python3 on PATH: the venv it belongs to goes first (an Airflow
+        # worker's PATH has Airflow's own Python, without pyspark: "Could not find valid SPARK_HOME").
+        bin_dir = os.path.dirname(cmd[0])
+        env = {**os.environ, "PATH": os.pathsep.join(p for p in (bin_dir, os.environ.get("PATH", "")) if p)}
+        status = subprocess.run(cmd, cwd=home, env=env).returncode
         if status == EXIT_ALERT:
             raise AirflowFailException("the cycle ran and monitoring raised an alert (see the task log and the "
                                        "lake's monitoring table)")
