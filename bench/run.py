@@ -25,8 +25,8 @@ sys.path.insert(0, str(ROOT))
 
 from bench.results import RESULTS_ENV, load, table  # noqa: E402
 
-BENCHES = ("bookkeeping", "decode", "loader", "object_store", "cluster_jars", "shots", "near_dups", "quality",
-           "compress")
+BENCHES = ("bookkeeping", "decode", "loader", "object_store", "cluster_jars", "cluster_cycle", "shots", "near_dups",
+           "quality", "compress")
 """In the order they run."""
 
 

@@ -155,8 +155,11 @@ def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = 
     except RuntimeError as e:  # Delta's jars missing, or executors without the project: the message says the fix
         log.error("%s", e)
         return 2
+    from pipelines.session import size_shuffles
     from sora_model.lake.lock import LakeBusy
 
+    # Until a stage sizes them from its input: a task per core, not Spark's 200 per shuffle.
+    size_shuffles(spark, spark.sparkContext.defaultParallelism)
     try:
         summary = run(spark)
     except (ValueError, FileNotFoundError) as e:
