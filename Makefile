@@ -12,7 +12,7 @@ export PYSPARK_PYTHON := $(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(BIN)/python
 export PYTHONUNBUFFERED := 1
 
-.PHONY: demo test bench setup clean dist dist-env
+.PHONY: demo test bench bench-scale setup clean dist dist-env
 
 setup: $(STAMP)
 
@@ -44,6 +44,10 @@ test: $(STAMP)
 # Every benchmark, then one table of their ratios (figure, baseline, ratio, goal), saved as bench/results/<time>.json.
 bench: $(STAMP)
 	$(BIN)/python bench/run.py
+
+# The scale benchmarks: the same measures as corpora, lakes and listings grow (about an hour here).
+bench-scale: $(STAMP)
+	$(BIN)/python bench/run.py --scale
 
 # A zip of the importable packages for clusters: spark-submit --py-files dist/sora_model.zip ...
 DIST ?= dist

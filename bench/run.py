@@ -1,6 +1,9 @@
 """make bench: run every benchmark, then print all their ratios in one table and save it as JSON.
 
-    python bench/run.py [--only decode,loader,...] [--out bench/results]
+    python bench/run.py [--scale] [--only decode,loader,...] [--out bench/results]
+
+``--scale`` (``make bench-scale``) runs the scale benchmarks instead: the same measures as corpora, lakes and
+listings grow (an hour or so here, where ``make bench`` takes minutes).
 
 Each script runs in its own process (as ``python bench/<name>.py`` would) and records its ratios through
 ``bench/results.py``; the table lists figure, baseline, ratio and goal per ratio. The JSON file
@@ -29,6 +32,9 @@ BENCHES = ("bookkeeping", "decode", "loader", "object_store", "cluster_jars", "c
            "quality", "compress")
 """In the order they run."""
 
+SCALE_BENCHES = ("scale_listing",)
+"""``--scale``: the benchmarks of growth, in the order they run."""
+
 
 def _commit() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
@@ -37,13 +43,16 @@ def _commit() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
-    parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHES)}")
+    parser.add_argument("--scale", action="store_true",
+                        help=f"run the scale benchmarks ({', '.join(SCALE_BENCHES)}) instead of the others")
+    parser.add_argument("--only", help=f"comma-separated subset of {','.join(BENCHES + SCALE_BENCHES)}")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results"), help="folder of the JSON results")
     args = parser.parse_args()
-    chosen = args.only.split(",") if args.only else list(BENCHES)
-    unknown = sorted(set(chosen) - set(BENCHES))
+    known = SCALE_BENCHES if args.scale else BENCHES
+    chosen = args.only.split(",") if args.only else list(known)
+    unknown = sorted(set(chosen) - set(BENCHES + SCALE_BENCHES))
     if unknown:
-        parser.error(f"unknown benches {unknown}; known: {', '.join(BENCHES)}")
+        parser.error(f"unknown benches {unknown}; known: {', '.join(BENCHES + SCALE_BENCHES)}")
     failed = []
     # spark-submit (the decode bench) must start this interpreter's Spark and workers, as under make.
     env = {"PYSPARK_PYTHON": sys.executable, "PYSPARK_DRIVER_PYTHON": sys.executable, **os.environ}
@@ -62,7 +71,7 @@ def main() -> int:
     os.makedirs(args.out, exist_ok=True)
     path = os.path.join(args.out, f"{stamp}.json")
     with open(path, "w") as f:
-        json.dump({"at": stamp, "commit": _commit(), "machine": {"cores": os.cpu_count(), "python":
+        json.dump({"at": stamp, "commit": _commit(), "scale": args.scale, "machine": {"cores": os.cpu_count(), "python":
                    platform.python_version(), "platform": platform.platform()}, "failed": failed,
                    "ratios": [{**asdict(r), "ratio": r.ratio, "met": r.met} for r in ratios]}, f, indent=1)
     print(f"\nsaved {path}" + (f"; FAILED: {', '.join(failed)}" if failed else ""))

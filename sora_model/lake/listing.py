@@ -132,19 +132,24 @@ def _list_local(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
 
 
 def _list_remote(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
+    """One folder (common prefix) at a time: the store's answer for one folder is all that is held besides the
+    listing itself (a recursive listing held every object's entry twice, as the client's and as ours), and an
+    ignored folder is not listed at all."""
     fs, root = storage.filesystem(root_uri)
     prefix = root_uri[: len(root_uri) - len(root_uri.split("://", 1)[1])]  # 's3://' as the user wrote it
     if fs.get_file_info(root).type == pafs.FileType.NotFound:
         raise FileNotFoundError(f"input {root_uri} does not exist")
     files, ignored = [], 0
-    for info in fs.get_file_info(pafs.FileSelector(root, recursive=True)):
-        clock.tick()
-        if info.type != pafs.FileType.File:
-            continue
-        rel = info.path[len(root):].strip("/")
-        if any(cfg.ignores(part) for part in rel.split("/")):
-            ignored += 1
-            continue
-        mtime_ms = int(info.mtime_ns // 1_000_000) if info.mtime_ns is not None else 0
-        files.append((prefix + info.path, int(info.size or 0), mtime_ms))
+    stack = [root]
+    while stack:
+        for info in fs.get_file_info(pafs.FileSelector(stack.pop(), allow_not_found=True)):
+            clock.tick()
+            if cfg.ignores(info.base_name):
+                ignored += 1
+                continue
+            if info.type == pafs.FileType.Directory:
+                stack.append(info.path)
+            elif info.type == pafs.FileType.File:
+                mtime_ms = int(info.mtime_ns // 1_000_000) if info.mtime_ns is not None else 0
+                files.append((prefix + info.path, int(info.size or 0), mtime_ms))
     return Listing(files=files, ignored=ignored)

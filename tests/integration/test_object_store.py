@@ -236,3 +236,22 @@ def test_curate_reads_the_corpus_from_and_writes_the_lake_to_the_bucket(spark, s
     assert not storage.exists(layout.staging(summary.run_id))
     again = run(spark, s3.uri("corpus", scheme="s3a"), lake)
     assert again.dataset_version is None and again.files_already_in_lake == summary.files_listed
+
+
+def test_a_prefix_lists_like_the_same_folder_on_disk(s3, tmp_path: Path):
+    """Folder by folder on the store (what it holds at once is one folder's answer), with the same entries and the
+    same ignored count as the local walk: an ignored folder counts once and is not descended into."""
+    from sora_model.lake.listing import ListingConfig, list_corpus
+
+    tree = {"a.mp4": b"1", "labels.csv": b"path,label_name\n", "day-1/b.mp4": b"22", "day-1/deep/c.mkv": b"333",
+            "day-2/.hidden/d.mp4": b"4", "day-2/e": b"55555", "_SUCCESS": b""}
+    for rel, data in tree.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_bytes(data)
+        storage.write_bytes(s3.uri("listing", rel), data)
+    local = list_corpus(str(tmp_path), ListingConfig())
+    remote = list_corpus(s3.uri("listing"), ListingConfig())
+    rel = lambda listing, root: [(u.removeprefix(root).lstrip("/"), size) for u, size, _ in listing.files]  # noqa: E731
+    assert rel(remote, s3.uri("listing")) == rel(local, str(tmp_path)) == [
+        ("a.mp4", 1), ("day-1/b.mp4", 2), ("day-1/deep/c.mkv", 3), ("day-2/e", 5)]
+    assert remote.ignored == local.ignored == 3  # labels.csv, _SUCCESS, .hidden/
