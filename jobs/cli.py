@@ -169,13 +169,10 @@ def run_spark_job(spark_cfg, run: Callable[[Any], Any], input_uri: str | None = 
         log.error("%s", e)
         return EXIT_LAKE_BUSY
     except Exception as e:
-        outage = store_outage(e)
-        if outage is None:
-            raise
-        # Tasks still running fail the same way, each with a JVM stack trace: the one line below says it all.
-        spark.sparkContext.setLogLevel("OFF")
-        log.error("%s", outage)
-        spark.stop()
-        return EXIT_LAKE_BUSY
+        if object_store.outage_reason(e) is not None:
+            # Tasks still running fail the same way, each with a JVM stack trace: run_main's one line says it all.
+            spark.sparkContext.setLogLevel("OFF")
+            spark.stop()
+        raise
     print(summary.render())
     return int(getattr(summary, "exit_status", 0))

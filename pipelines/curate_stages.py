@@ -31,10 +31,11 @@ from pipelines.stage import Stage
 from pipelines.tables import Staged
 from sora_model import config as config_lib
 from sora_model.dataset.build import DatasetPlan
-from sora_model.dataset.labels import LABELS_FILE, class_index, read_corpus_labels, read_labels_csv
+from sora_model.dataset.labels import class_index, read_corpus_labels, read_labels_csv
 from sora_model.dataset.schema import describe
 from sora_model.dataset.split import SPLITS
 from sora_model.lake import delta, storage
+from sora_model.lake.listing import LABELS_FILE
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
 from sora_model.video.process import gate_known
@@ -50,13 +51,14 @@ class _AfterIngest(Stage):
 class Ingest(Stage):
     name, about = "ingest", "list the corpus, keep files the lake does not account for"
     reads = ("cfg", "layout", "version")
-    writes = ("new_files", "rejected_before", "done_ids")
+    writes = ("new_files", "labels_files", "rejected_before", "done_ids")
 
     def run(self, state: CurateState) -> None:
         cfg, s = state.cfg, state.summary
         listing = list_corpus(cfg.input_uri, cfg.listing)
         labels_uri = storage.normalize(cfg.labels_csv) if cfg.labels_csv else None
         listed = [f for f in listing.files if f[0] != labels_uri]  # the labels file, wherever it is
+        state.labels_files = listing.labels
         s.files_listed, s.links_skipped = len(listed), listing.links_skipped
         s.files_ignored = listing.ignored + len(listing.files) - len(listed)
         # In this process with delta-rs and pyarrow: the listing is here already, the lake's file keys are a few
@@ -114,12 +116,12 @@ class Probe(_AfterIngest):
         state.summary.files_probed_before = len(known)
 
 
-def _labels(cfg: CurateConfig) -> dict[str, str]:
+def _labels(cfg: CurateConfig, found: list[str]) -> dict[str, str]:
     if cfg.labels_csv is not None:
         if not storage.exists(cfg.labels_csv):
             raise FileNotFoundError(f"labels_csv {cfg.labels_csv} does not exist")
         return read_labels_csv(cfg.labels_csv, cfg.input_uri)
-    labels = read_corpus_labels(cfg.input_uri)
+    labels = read_corpus_labels(cfg.input_uri, found)
     if not labels:
         logger.warning("no %s under %s: clips get label -1", LABELS_FILE, cfg.input_uri)
     return labels
@@ -127,7 +129,7 @@ def _labels(cfg: CurateConfig) -> dict[str, str]:
 
 class Clean(_AfterIngest):
     name, about = "clean", "exact and near duplicates, labels"
-    reads = ("probed", "tables", "latest", "version", "staging", "new_files", "done_ids")
+    reads = ("probed", "tables", "latest", "version", "staging", "new_files", "labels_files", "done_ids")
     writes = ("cleaned", "done_videos")
 
     def run(self, state: CurateState) -> None:
@@ -148,7 +150,7 @@ class Clean(_AfterIngest):
             ids = spark.createDataFrame([(i,) for i in done_ids.to_pylist()], "video_id string")
             state.done_videos = state.tables.read("videos").where(F.col("dataset") == dataset).join(
                 F.broadcast(ids), "video_id")
-        label_map = _labels(state.cfg)
+        label_map = _labels(state.cfg, state.labels_files)
         classes = class_index(list(state.latest["classes"]) if state.latest else [], set(label_map.values()))
         labels_df = spark.createDataFrame(
             [(storage.normalize(u), n, classes.index(n)) for u, n in label_map.items()],

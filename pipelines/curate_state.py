@@ -51,6 +51,8 @@ class CurateState:
     staging: str
     cores: int
     new_files: list | None = None
+    labels_files: list[str] = field(default_factory=list)
+    """The labels.csv files the listing of the input passed (each labels the videos of its folder)."""
     rejected_before: set[str] = field(default_factory=set)
     """URIs of new files the rejects table already names (a file replaced in place): if now curated, their
     rejects rows go."""

@@ -27,25 +27,15 @@ def read_labels_csv(uri: str, corpus_root: str) -> dict[str, str]:
     return labels
 
 
-LABELS_FILE = "labels.csv"
+def read_corpus_labels(corpus_root: str, found: list[str] | None = None) -> dict[str, str]:
+    """Labels of every ``labels.csv`` under ``corpus_root`` (the deeper file wins for a video both name):
+    ``found`` names them (a listing of the corpus has them: ``Listing.labels``), else the corpus is listed."""
+    if found is None:
+        from sora_model.lake.listing import ListingConfig, list_corpus
 
-
-def labels_files(corpus_root: str) -> list[str]:
-    """URIs of every ``labels.csv`` under ``corpus_root``, shallower folders first."""
-    import pyarrow.fs as pafs
-
-    fs, root = storage.filesystem(corpus_root)
-    infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
-    rels = [i.path[len(root.rstrip("/")) + 1:] for i in infos
-            if i.type == pafs.FileType.File and i.base_name == LABELS_FILE]
-    base = storage.normalize(corpus_root)
-    return [storage.join(base, rel) for rel in sorted(rels, key=lambda r: (r.count("/"), r))]
-
-
-def read_corpus_labels(corpus_root: str) -> dict[str, str]:
-    """Labels of every ``labels.csv`` under ``corpus_root`` (the deeper file wins for a video both name)."""
+        found = list_corpus(corpus_root, ListingConfig()).labels
     labels: dict[str, str] = {}
-    for uri in labels_files(corpus_root):
+    for uri in sorted(found, key=lambda u: (storage.normalize(u).count("/"), u)):
         labels.update(read_labels_csv(uri, uri.rsplit("/", 1)[0]))
     return labels
 

@@ -19,7 +19,7 @@ import logging
 import os
 import stat
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pyarrow.fs as pafs
 
@@ -27,7 +27,9 @@ from sora_model.lake import storage
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_IGNORE = (".*", "_SUCCESS", "labels.csv", "manifest.json", "*.manifest", "*.md5", "*.sha256")
+LABELS_FILE = "labels.csv"
+"""The name of a labels CSV: on the ignore list, and recorded by the listing (``Listing.labels``)."""
+DEFAULT_IGNORE = (".*", "_SUCCESS", LABELS_FILE, "manifest.json", "*.manifest", "*.md5", "*.sha256")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -59,6 +61,9 @@ class Listing:
     """Entries on the ignore list."""
     links_skipped: int = 0
     """Links to folders already listed (loops, second ways in); their files are listed once, by their own path."""
+    labels: list[str] = field(default_factory=list)
+    """URIs of the ``labels.csv`` files the listing passed (ignored as corpus entries), so nothing lists the input
+    again to find them."""
 
 
 class ListingTimeout(TimeoutError):
@@ -90,6 +95,7 @@ def _list_local(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
     if not os.path.isdir(root):
         raise FileNotFoundError(f"input {root_uri} does not exist or is not a folder")
     files: list[tuple[str, int, int]] = []
+    labels: list[str] = []
     ignored = skipped = 0
     visited: set[tuple[int, int]] = set()
     stack = [root]
@@ -113,6 +119,8 @@ def _list_local(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
             clock.tick()
             if cfg.ignores(entry.name):
                 ignored += 1
+                if entry.name == LABELS_FILE and entry.is_file():
+                    labels.append(entry.path)
                 continue
             try:
                 is_dir = entry.is_dir(follow_symlinks=True)
@@ -128,7 +136,7 @@ def _list_local(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
             # Pipes, sockets and devices too: the probe rejects them (as not_regular_file) without reading them.
             size = int(info.st_size) if entry.is_symlink() or stat.S_ISREG(info.st_mode) else 0
             files.append((entry.path, size, int(info.st_mtime_ns // 1_000_000)))
-    return Listing(files=files, ignored=ignored, links_skipped=skipped)
+    return Listing(files=files, ignored=ignored, links_skipped=skipped, labels=labels)
 
 
 def _list_remote(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
@@ -139,17 +147,19 @@ def _list_remote(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
     prefix = root_uri[: len(root_uri) - len(root_uri.split("://", 1)[1])]  # 's3://' as the user wrote it
     if fs.get_file_info(root).type == pafs.FileType.NotFound:
         raise FileNotFoundError(f"input {root_uri} does not exist")
-    files, ignored = [], 0
+    files, labels, ignored = [], [], 0
     stack = [root]
     while stack:
         for info in fs.get_file_info(pafs.FileSelector(stack.pop(), allow_not_found=True)):
             clock.tick()
             if cfg.ignores(info.base_name):
                 ignored += 1
+                if info.base_name == LABELS_FILE and info.type == pafs.FileType.File:
+                    labels.append(prefix + info.path)
                 continue
             if info.type == pafs.FileType.Directory:
                 stack.append(info.path)
             elif info.type == pafs.FileType.File:
                 mtime_ms = int(info.mtime_ns // 1_000_000) if info.mtime_ns is not None else 0
                 files.append((prefix + info.path, int(info.size or 0), mtime_ms))
-    return Listing(files=files, ignored=ignored)
+    return Listing(files=files, ignored=ignored, labels=labels)
