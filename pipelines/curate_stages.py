@@ -22,7 +22,8 @@ from pyspark.sql.window import Window
 
 from pipelines import executors
 from pipelines.curate_config import CurateConfig
-from pipelines.curate_state import Cleaned, CurateState, done_video_ids, known_files, latest_dataset
+from pipelines.curate_state import (Cleaned, CurateState, clip_keys_from, done_video_ids, known_files,
+                                   latest_dataset, undone_video_ids)
 from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_corpus
 from pipelines.near_dups import near_duplicates, near_duplicates_on_driver
@@ -31,6 +32,7 @@ from pipelines.stage import Stage
 from pipelines.tables import Staged
 from sora_model import config as config_lib
 from sora_model.dataset.build import DatasetPlan
+from sora_model.dataset.catalog import dataset_versions
 from sora_model.dataset.labels import class_index, read_corpus_labels, read_labels_csv
 from sora_model.dataset.schema import describe
 from sora_model.dataset.split import SPLITS
@@ -51,7 +53,7 @@ class _AfterIngest(Stage):
 class Ingest(Stage):
     name, about = "ingest", "list the corpus, keep files the lake does not account for"
     reads = ("cfg", "layout", "version")
-    writes = ("new_files", "labels_files", "rejected_before", "done_ids")
+    writes = ("new_files", "labels_files", "rejected_before", "done_ids", "undone_ids")
 
     def run(self, state: CurateState) -> None:
         cfg, s = state.cfg, state.summary
@@ -64,12 +66,17 @@ class Ingest(Stage):
         # In this process with delta-rs and pyarrow: the listing is here already, the lake's file keys are a few
         # columns, and a Spark query over Delta tables another writer (delta-rs) changed first replays their logs.
         root = state.layout.root
-        done_ids = state.done_ids = done_video_ids(root, cfg.dataset, state.version)
         # Only this dataset's rows: another dataset over the same files judged them with its own settings.
         of_dataset = pc.field("dataset") == cfg.dataset
-        videos = delta.read_table(root, "videos", ["video_id", *FILE_KEY], where=of_dataset)
-        rejects = delta.read_table(root, "rejects", FILE_KEY, where=of_dataset)
-        done = [] if rejects is None else [rejects]
+        videos = delta.read_table(root, "videos", ["dataset", "video_id", *FILE_KEY], where=of_dataset)
+        rejects = delta.read_table(root, "rejects", ["dataset", *FILE_KEY], where=of_dataset)
+        state.undone_ids = undone_video_ids(root, cfg.dataset, state.version)
+        done_ids = state.done_ids = done_video_ids(videos["video_id"] if videos is not None else None,
+                                                   state.undone_ids)
+        for name, rows in (("videos", videos), ("rejects", rejects)):
+            if rows is not None:
+                state.present[name] = rows
+        done = [] if rejects is None else [rejects.select(FILE_KEY)]
         if videos is not None:
             done.append(videos.filter(pc.is_in(videos["video_id"], value_set=done_ids)).select(FILE_KEY))
         files = pa.Table.from_pylist([dict(zip(FILE_KEY, f)) for f in listed],
@@ -95,7 +102,7 @@ class Probe(_AfterIngest):
         near_dup = cfg.near_dup if cfg.near_dup.enabled else None
         # What a file is was found once, by whichever run (of any dataset) probed it first: only this dataset's
         # gate is applied again, here, without reading the file.
-        known = known_files(state.layout.root, state.new_files, near_dup)
+        known, state.present["files"] = known_files(state.layout.root, state.new_files, near_dup)
         fresh = [f for f in state.new_files if tuple(f) not in known]
         frames = []
         if known:
@@ -129,7 +136,8 @@ def _labels(cfg: CurateConfig, found: list[str]) -> dict[str, str]:
 
 class Clean(_AfterIngest):
     name, about = "clean", "exact and near duplicates, labels"
-    reads = ("probed", "tables", "latest", "version", "staging", "new_files", "labels_files", "done_ids")
+    reads = ("probed", "tables", "latest", "version", "staging", "new_files", "labels_files", "done_ids",
+             "undone_ids")
     writes = ("cleaned", "done_videos")
 
     def run(self, state: CurateState) -> None:
@@ -147,9 +155,11 @@ class Clean(_AfterIngest):
             state.done_videos = spark.createDataFrame([(r["video_id"], r["uri"]) for r in lake_rows],
                                                       "video_id string, uri string")
         else:
-            ids = spark.createDataFrame([(i,) for i in done_ids.to_pylist()], "video_id string")
-            state.done_videos = state.tables.read("videos").where(F.col("dataset") == dataset).join(
-                F.broadcast(ids), "video_id")
+            # The done videos are the dataset's videos rows but the few a crashed run left (done_video_ids): a
+            # filter on those few, not a join with a million ids sent from the driver.
+            lake = state.tables.read("videos").where(F.col("dataset") == dataset)
+            undone = state.undone_ids.to_pylist()
+            state.done_videos = lake.where(~F.col("video_id").isin(undone)) if undone else lake
         label_map = _labels(state.cfg, state.labels_files)
         classes = class_index(list(state.latest["classes"]) if state.latest else [], set(label_map.values()))
         labels_df = spark.createDataFrame(
@@ -249,25 +259,38 @@ class WriteTables(_AfterIngest):
         s.clips_new = by_filter.pop(None, 0)
         s.clips_filtered_by_reason = by_filter
 
+        # Rows whose keys the lake does not hold yet (state.present) are appended: a MERGE would scan each table.
+        present = state.present
         if state.probed_now is not None and state.probed_now.rows:
             # Only files that passed the gate: their facts are complete (signature included).
-            tables.merge_staged("files", state.probed_now, shape=partial(_probed_files, run=run))
+            tables.merge_staged("files", state.probed_now, shape=partial(_probed_files, run=run),
+                                present=present.get("files"))
+        rejects_present = present.get("rejects")
         if cleaned.rejects.rows:
             tables.merge_staged("rejects", cleaned.rejects, shape=partial(row_schemas.with_run_columns,
-                                                                          table="rejects", run=run))
+                                                                          table="rejects", run=run),
+                                present=rejects_present)
+            if rejects_present is not None:  # the decode's rejects below may name the same files
+                rejects_present = pa.concat_tables([rejects_present.select(["dataset", "uri"]), pa.table({
+                    "dataset": pa.array([state.cfg.dataset] * cleaned.rejects.rows, pa.string()),
+                    "uri": cleaned.rejects.arrow(["uri"])["uri"]})])
         if failed.num_rows:
-            tables.merge_staged("rejects", decoded, shape=partial(row_schemas.table_rows, table="rejects", run=run))
+            tables.merge_staged("rejects", decoded, shape=partial(row_schemas.table_rows, table="rejects", run=run),
+                                present=rejects_present)
+        # Clips before videos: a videos row then always names a video whose clips are committed (done_video_ids).
+        if s.clips_new or by_filter:
+            tables.merge_staged("clips", decoded, shape=partial(row_schemas.table_rows, table="clips", run=run),
+                                present=clip_keys_from(state.layout.root, state.cfg.dataset, state.version))
         if s.videos_clipped:
             if state.rejected_before:
                 # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
                 uris = sorted(set(videos["uri"].to_pylist()) & state.rejected_before)
                 tables.remove("rejects", pa.table({"dataset": pa.array([state.cfg.dataset] * len(uris), pa.string()),
                                                    "uri": pa.array(uris, pa.string())}))
-            tables.merge_staged("videos", decoded, shape=partial(row_schemas.table_rows, table="videos", run=run))
+            tables.merge_staged("videos", decoded, shape=partial(row_schemas.table_rows, table="videos", run=run),
+                                present=present.get("videos"))
         if cleaned.touched.rows:
             _refresh_touched(state, cleaned.touched.arrow(), run)
-        if s.clips_new or by_filter:
-            tables.merge_staged("clips", decoded, shape=partial(row_schemas.table_rows, table="clips", run=run))
 
 
 def _probed_files(probed: Any, run: dict[str, Any]) -> Any:  # noqa: ANN401 - pyarrow Tables
@@ -308,13 +331,7 @@ def _register(state: CurateState) -> None:
     rows = dict(latest["rows_per_split"]) if latest else {}
     for s in shards:
         rows[s["split"]] = rows.get(s["split"], 0) + int(s["shard_rows"])
-    # Counted from the committed clips table (two columns, read in this process: no Spark job).
-    all_clips = delta.read_table(tables.layout.root, "clips", ["split", "video_id"], where=(
-        pc.field("dataset") == cfg.dataset) & (pc.field("dataset_version") <= version) & pc.field(
-        "filter_reason").is_null())
-    per_split = {r["split"]: (int(r["clips"]), int(r["videos"])) for r in all_clips.group_by("split").aggregate(
-        [([], "count_all"), ("video_id", "count_distinct")]).rename_columns(
-        ["split", "clips", "videos"]).to_pylist()}
+    per_split = _clips_per_split(tables.layout.root, cfg.dataset, version, latest)
     shape = list(cfg.decode.frames_shape)
     classes = state.cleaned.classes
     sources = {name: tables.version(name) for name in ("videos", "rejects", "clips")}
@@ -329,7 +346,34 @@ def _register(state: CurateState) -> None:
         "source_versions": {k: int(v) for k, v in sources.items() if v is not None},
         "config_yaml": config_lib.to_yaml(cfg),
     }
-    tables.merge_rows("datasets", [row], update=False)
+    versions = dataset_versions(tables.layout.root, cfg.dataset)
+    tables.merge_rows("datasets", [row], update=False, present=pa.table({
+        "name": pa.array([cfg.dataset] * len(versions), pa.string()), "version": pa.array(versions, pa.int32())}))
+
+
+def _clips_per_split(lake_uri: str, dataset: str, version: int,
+                     latest: dict[str, Any] | None) -> dict[str, tuple[int, int]]:
+    """Kept clips and their videos per split in ``version`` of the dataset, counted from the committed clips
+    table (read in this process: no Spark job). Rows of earlier versions never change (a run decodes only videos
+    no registered version holds), so when ``latest`` is the version before, its counts plus this version's rows
+    are the whole count, and only the newest files of the clips table are read."""
+    where = (pc.field("dataset") == dataset) & pc.field("filter_reason").is_null()
+    chained = latest is not None and latest["version"] == version - 1 and all(
+        latest.get(k) is not None for k in ("clips_per_split", "videos_per_split"))
+    if chained:
+        clips = delta.read_table(lake_uri, "clips", ["split", "video_id"], where=where & (
+            pc.field("dataset_version") == version), within={"dataset_version": (version, version)})
+    else:
+        clips = delta.read_table(lake_uri, "clips", ["split", "video_id"], where=where & (
+            pc.field("dataset_version") <= version))
+    counts = {r["split"]: (int(r["clips"]), int(r["videos"])) for r in clips.group_by("split").aggregate(
+        [([], "count_all"), ("video_id", "count_distinct")]).rename_columns(["split", "clips", "videos"]).to_pylist()}
+    if chained:
+        for split in set(counts) | set(latest["clips_per_split"]):
+            new_clips, new_videos = counts.get(split, (0, 0))
+            counts[split] = (int(latest["clips_per_split"].get(split, 0)) + new_clips,
+                             int(latest["videos_per_split"].get(split, 0)) + new_videos)
+    return counts
 
 
 def _remove_orphans(out_uri: str, registered: set[str]) -> None:

@@ -58,6 +58,12 @@ class CurateState:
     rejects rows go."""
     done_ids: Any = None  # a pyarrow Array
     """Ids of the videos registered in the dataset before this version (``done_video_ids``), read once."""
+    undone_ids: Any = None  # a pyarrow Array
+    """Ids of the dataset's videos rows that are not done (``undone_video_ids``): a crashed run's."""
+    present: dict[str, Any] = field(default_factory=dict)  # table name -> a pyarrow Table of its keys
+    """Per table, every key already in it that a row of this run could match, found by the reads the stages
+    make anyway (under the lake lock): the tables stage appends the other rows instead of a MERGE's scan of the
+    whole table (``Tables.merge_arrow``)."""
     done_videos: DataFrame | None = None
     probed: DataFrame | None = None
     """PROBED rows of every new file: probed now, or gated on facts the ``files`` table holds."""
@@ -82,21 +88,49 @@ def latest_dataset(tables: Tables, name: str) -> dict[str, Any] | None:
     return latest_row(tables.layout.root, name)
 
 
-def done_video_ids(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: ANN401 - a pyarrow Array
-    """Video ids with clips in a registered version of ``dataset`` (below ``version``, the one being built):
-    "done" means registered, so the videos of a run that crashed before registering are redone."""
+def undone_video_ids(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: ANN401 - a pyarrow Array
+    """Ids of the dataset's videos with clips at ``version`` (the one being built) or later: written by a run that
+    crashed before registering, so not done. Only the few newest files of the clips table can hold them."""
     clips = delta.read_table(lake_uri, "clips", ["video_id"], where=(pc.field("dataset") == dataset) & (
-        pc.field("dataset_version") < version))
+        pc.field("dataset_version") >= version), within={"dataset_version": (version, None)})
     return pc.unique(clips["video_id"]) if clips is not None else pa.array([], pa.string())
 
 
-def known_files(lake_uri: str, files: list, near_dup: NearDupConfig | None) -> dict[tuple, dict[str, Any]]:
+def done_video_ids(videos: Any, undone: Any) -> Any:  # noqa: ANN401 - pyarrow Arrays
+    """Video ids with clips in a registered version of the dataset: "done" means registered, so the videos of a
+    run that crashed before registering are redone.
+
+    ``videos`` is the ``video_id`` column of the dataset's videos rows, ``undone`` ``undone_video_ids``. A videos
+    row is committed after its video's clips (``WriteTables``), so each names a video with clips in some version:
+    the done ones are the others (a read of every clip's video id would grow with the dataset's clips)."""
+    ids = pc.unique(videos) if videos is not None else pa.array([], pa.string())
+    return ids.filter(pc.invert(pc.is_in(ids, value_set=undone))) if len(undone) else ids
+
+
+def clip_keys_from(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: ANN401 - a pyarrow Table
+    """The keys of the dataset's clips rows at ``version`` or later: the only ones a run building ``version`` can
+    match (its videos are not done, so their clips are in no registered version: at most a crashed attempt at
+    ``version`` wrote them)."""
+    keys = delta.read_table(lake_uri, "clips", ["dataset", "clip_id"], where=(pc.field("dataset") == dataset) & (
+        pc.field("dataset_version") >= version), within={"dataset_version": (version, None)})
+    return keys if keys is not None else pa.table({"dataset": pa.array([], pa.string()),
+                                                   "clip_id": pa.array([], pa.string())})
+
+
+def known_files(lake_uri: str, files: list, near_dup: NearDupConfig | None) -> tuple[dict[tuple, dict[str, Any]], Any]:
     """The ``files`` rows of ``files`` (listing tuples) whose stored facts this run can use: the same uri, size and
-    modification time, and a signature made with ``near_dup``'s settings when it wants one."""
-    if not files:
-        return {}
+    modification time, and a signature made with ``near_dup``'s settings when it wants one; and the keys of every
+    row with such a key, usable or not (a pyarrow Table: what this run's rows of ``files`` can match)."""
+    rows: list[dict[str, Any]] = []
+    if files:
+        uris = sorted({f[0] for f in files})
+        # New files mostly land in new folders: the files whose uri statistics miss these are not read.
+        rows = delta.read_rows(lake_uri, "files", where=pc.field("uri").isin(uris),
+                               within={"uri": (uris[0], uris[-1])})
     wanted = {tuple(f) for f in files}
-    rows = delta.read_rows(lake_uri, "files", where=pc.field("uri").isin(sorted({f[0] for f in files})))
     settings = near_dup.signature_settings if near_dup is not None else None
-    return {key: r for r in rows if (key := tuple(r[k] for k in FILE_KEY)) in wanted
-            and (settings is None or r["signature_settings"] == settings)}
+    matching = [r for r in rows if tuple(r[k] for k in FILE_KEY) in wanted]
+    keys = pa.table({k: pa.array([r[k] for r in matching], pa.string() if k == "uri" else pa.int64())
+                     for k in FILE_KEY})
+    return {tuple(r[k] for k in FILE_KEY): r for r in matching
+            if settings is None or r["signature_settings"] == settings}, keys

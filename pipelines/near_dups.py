@@ -72,10 +72,12 @@ def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) 
                      for i in range(cfg.bands)])
     bands = videos.select("video_id", "in_lake", F.explode(_anchors("signature", cfg.band_frames)).alias("h")) \
         .select("video_id", "in_lake", F.explode(keys).alias("band")).distinct()
-    a, b = bands.alias("a"), bands.alias("b")
-    pairs = a.join(b, (F.col("a.band") == F.col("b.band")) & (F.col("a.video_id") < F.col("b.video_id"))
-                   & ~(F.col("a.in_lake") & F.col("b.in_lake"))) \
-        .select(F.col("a.video_id").alias("x"), F.col("b.video_id").alias("y")).distinct().collect()
+    # One side holds this run's videos only: lake videos are never compared with one another, so an increment
+    # costs a scan of the lake's bands, not a join of the lake with itself.
+    a, b = bands.where(~F.col("in_lake")).alias("a"), bands.alias("b")
+    pairs = a.join(b, (F.col("a.band") == F.col("b.band")) & (F.col("a.video_id") != F.col("b.video_id"))) \
+        .select(F.least("a.video_id", "b.video_id").alias("x"), F.greatest("a.video_id", "b.video_id").alias("y")) \
+        .distinct().collect()
     if not pairs:
         return []
     ids = sorted({p["x"] for p in pairs} | {p["y"] for p in pairs})

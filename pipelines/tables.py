@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema
 from pyspark.sql.types import StructType
@@ -31,6 +33,13 @@ def spark_uri(uri: str) -> str:
         return "file://" + storage.normalize(uri)
     scheme, sep, rest = uri.partition("://")
     return "s3a://" + rest if scheme in ("s3", "s3n") else uri
+
+
+def _key_text(rows: Any, keys: tuple[str, ...]) -> Any:  # noqa: ANN401 - pyarrow Table -> Array
+    """One string per row joining its key columns (pyarrow's joins do not take the tables' list columns)."""
+    if len(keys) == 1:
+        return rows[keys[0]].cast(pa.string())
+    return pc.binary_join_element_wise(*[rows[k].cast(pa.string()) for k in keys], "\x1f")
 
 
 def table_schema(name: str) -> StructType:
@@ -163,26 +172,43 @@ class Tables:
             merge = merge.whenMatchedUpdateAll()
         merge.whenNotMatchedInsertAll().execute()
 
-    def merge_arrow(self, name: str, rows: Any, update: bool = True) -> None:  # noqa: ANN401 - a pyarrow Table
-        """``merge`` of rows this process holds, with delta-rs (no Spark job)."""
+    def merge_arrow(self, name: str, rows: Any, update: bool = True,  # noqa: ANN401 - pyarrow Tables
+                    present: Any = None) -> None:
+        """``merge`` of rows this process holds, with delta-rs (no Spark job).
+
+        ``present``, when given, holds every key of the table that a row of ``rows`` could match (read under
+        the lake lock, so no other writer adds one): rows whose key is not there are appended, without the MERGE's
+        scan of the whole table; only the others are merged."""
         self._ensure(name)
+        if present is not None:
+            known = pc.is_in(_key_text(rows, KEYS[name]), value_set=_key_text(present, KEYS[name]))
+            fresh = rows.filter(pc.invert(known))
+            if fresh.num_rows:
+                delta.append(self.layout.root, name, fresh)
+            rows = rows.filter(known)
+            logger.debug("table %s: %d rows appended, %d to merge", name, fresh.num_rows, rows.num_rows)
+            if not rows.num_rows:
+                return
         metrics = delta.merge(self.layout.root, name, rows, KEYS[name], update)
         logger.debug("table %s: delta-rs merge %s", name, metrics)
 
-    def merge_rows(self, name: str, rows: list[dict[str, Any]], update: bool = True) -> None:
-        """``merge`` of a few rows given as dicts (a registration, a decision), with delta-rs."""
+    def merge_rows(self, name: str, rows: list[dict[str, Any]], update: bool = True,
+                   present: Any = None) -> None:  # noqa: ANN401 - a pyarrow Table
+        """``merge`` of a few rows given as dicts (a registration, a decision), with delta-rs (``present``: as
+        ``merge_arrow``'s)."""
         import pyarrow as pa
 
-        self.merge_arrow(name, pa.Table.from_pylist(rows, schema=arrow_schema(name)), update)
+        self.merge_arrow(name, pa.Table.from_pylist(rows, schema=arrow_schema(name)), update, present)
 
     def merge_staged(self, name: str, staged: Staged, update: bool = True,
-                     shape: Callable[[Any], Any] | None = None) -> None:
+                     shape: Callable[[Any], Any] | None = None, present: Any = None) -> None:  # noqa: ANN401
         """``merge`` of staged rows, each Arrow table of them passed through ``shape`` first when given (it
         makes them ``name``'s rows: ``pipelines.rows.table_rows``): in this process when there are at most
-        ``driver_merge_max_rows``, else through Spark, the shaping then done by the executors."""
+        ``driver_merge_max_rows`` (``present``: as ``merge_arrow``'s), else through Spark, the shaping then done
+        by the executors."""
         if staged.rows <= self.driver_merge_max_rows:
             rows = staged.table
-            self.merge_arrow(name, shape(rows) if shape else rows, update)
+            self.merge_arrow(name, shape(rows) if shape else rows, update, present)
             return
         frame = staged.frame(self._session(f"a Spark MERGE into {name!r}"))
         if shape is not None:

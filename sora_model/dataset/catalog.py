@@ -22,17 +22,28 @@ class DatasetVersion:
     schema: dict[str, Any]
 
 
-def dataset_rows(lake_uri: str, name: str) -> list[dict[str, Any]]:
-    """The datasets-table rows of dataset ``name``, one per version (maps as dicts); [] when there are none."""
+def dataset_versions(lake_uri: str, name: str) -> list[int]:
+    """The registered versions of dataset ``name``, ascending ([] when there are none). Two columns only: every
+    row lists all shards of its version, so the rows of a long-lived dataset add up to millions of URIs."""
     import pyarrow.compute as pc
 
-    return read_rows(lake_uri, "datasets", where=pc.field("name") == name)
+    return sorted(r["version"] for r in read_rows(lake_uri, "datasets", ["version"], where=pc.field("name") == name))
+
+
+def dataset_row(lake_uri: str, name: str, version: int) -> dict[str, Any] | None:
+    """The datasets-table row of ``name``'s ``version`` (maps as dicts), None when there is none; only the files
+    whose statistics may hold that version are read (a version's row is committed on its own)."""
+    import pyarrow.compute as pc
+
+    rows = read_rows(lake_uri, "datasets", where=(pc.field("name") == name) & (pc.field("version") == version),
+                     within={"version": (version, version)})
+    return rows[0] if rows else None
 
 
 def latest_row(lake_uri: str, name: str) -> dict[str, Any] | None:
     """The datasets-table row of ``name``'s newest version, None before its first."""
-    rows = dataset_rows(lake_uri, name)
-    return max(rows, key=lambda r: r["version"]) if rows else None
+    versions = dataset_versions(lake_uri, name)
+    return dataset_row(lake_uri, name, versions[-1]) if versions else None
 
 
 def load_dataset(lake_uri: str, name: str, version: int | None = None) -> DatasetVersion:
@@ -40,19 +51,16 @@ def load_dataset(lake_uri: str, name: str, version: int | None = None) -> Datase
     uri = LakeLayout.of(lake_uri).table("datasets")
     if table_version(lake_uri, "datasets") is None:
         raise ValueError(f"no datasets table at {uri}: run the curate job first")
-    rows = dataset_rows(lake_uri, name)
-    if not rows:
+    versions = dataset_versions(lake_uri, name)
+    if not versions:
         names = sorted({r["name"] for r in read_rows(lake_uri, "datasets", ["name"])})
         raise ValueError(f"dataset {name!r} is not registered in {uri} (it holds {', '.join(names) or 'none'}): "
                          f"curate it first, or set dataset=<one of those>")
-    if version is None:
-        row = max(rows, key=lambda r: r["version"])
-    else:
-        matches = [r for r in rows if r["version"] == version]
-        if not matches:
-            raise ValueError(f"dataset {name!r} has no version {version}; versions: "
-                             f"{sorted(r['version'] for r in rows)}")
-        row = matches[0]
+    if version is not None and version not in versions:
+        raise ValueError(f"dataset {name!r} has no version {version}; versions: {versions}")
+    row = dataset_row(lake_uri, name, versions[-1] if version is None else version)
+    if row is None:
+        raise RuntimeError(f"bug: dataset {name!r} version {version} listed but its row was not read")
     shards: dict[str, list[str]] = {}
     for shard, split in zip(row["shard_uris"], row["shard_splits"]):
         shards.setdefault(split, []).append(shard)

@@ -11,10 +11,18 @@ from sora_model.lake.layout import LakeLayout
 from sora_model.lake.tables import key_condition
 
 
+Span = tuple[Any, Any]
+"""Inclusive bounds ``(low, high)`` of one column; None on either side: unbounded."""
+
+
 def read_table(lake_uri: str, name: str, columns: list[str] | None = None,
-               where: Any | None = None) -> Any | None:  # noqa: ANN401
+               where: Any | None = None, within: dict[str, Span] | None = None) -> Any | None:  # noqa: ANN401
     """The table ``name`` of the lake as a pyarrow Table (only ``columns`` when given, only rows matching the
     pyarrow expression ``where`` when given); None when the lake has no such table yet.
+
+    ``within`` (column -> inclusive bounds) reads only the files whose statistics in the log say they may hold a
+    row inside every span: the rows a recent run wrote (``dataset_version >= v``) cost a few files, not the
+    table. It prunes files, not rows: say the same in ``where`` to get only those rows.
 
     delta-rs gives the snapshot (its files and schema) and pyarrow reads the Parquet files: a process that read
     through delta-rs's own pyarrow dataset aborts at exit most of the time ("terminate called without an active
@@ -29,15 +37,60 @@ def read_table(lake_uri: str, name: str, columns: list[str] | None = None,
         out = table.to_pyarrow_table(columns=columns if where is None else None)
         return out if where is None else out.filter(where).select(columns or out.column_names)
     fs, _ = storage.filesystem(LakeLayout.of(lake_uri).table(name))
-    paths = [storage.filesystem(f)[1] for f in table.file_uris()]
+    paths = [storage.filesystem(f)[1] for f in files_within(table, within)]
     schema = arrow_schema(table)
     dataset = ds.dataset(paths, schema=schema, format="parquet", filesystem=fs)
     if where is None:
         return dataset.to_table(columns=columns)
     # Filtered after the read, not in the scan: files delta-rs wrote read as string_view there, which pyarrow's
-    # comparison kernels do not take.
-    out = dataset.to_table().filter(where)
+    # comparison kernels do not take. Only the columns asked for and those the filter names are read.
+    read = None if columns is None else [c for c in schema.names if c in columns or c in _named_in(where)]
+    out = dataset.to_table(columns=read).filter(where)
     return out.select(columns) if columns else out
+
+
+def _named_in(expression: Any) -> set[str]:  # noqa: ANN401 - a pyarrow Expression
+    """Every word of the expression's text outside its quoted literals: a superset of the columns it names
+    (pyarrow does not list an expression's fields)."""
+    import re
+
+    text = re.sub(r'"(?:[^"\\]|\\.)*"', "", str(expression))
+    return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
+
+
+def files_within(table: Any, within: dict[str, Span] | None) -> list[str]:  # noqa: ANN401 - a DeltaTable
+    """URIs of the table's files that may hold a row inside every span of ``within`` (all files when None): a
+    file is skipped only when its min/max statistics in the log put a column wholly outside its span. A file
+    without statistics for a column is kept."""
+    from urllib.parse import unquote
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    uris = table.file_uris()
+    if not within:
+        return uris
+    actions = pa.table(table.get_add_actions(flatten=True))
+    keep = pa.array([True] * actions.num_rows)
+    for column, (low, high) in within.items():
+        if f"min.{column}" not in actions.column_names:
+            continue
+        lowest, highest = actions[f"min.{column}"], actions[f"max.{column}"]
+        outside = pa.array([False] * actions.num_rows)
+        if high is not None:
+            outside = pc.or_(outside, pc.fill_null(pc.greater(lowest, high), False))
+        if low is not None:
+            outside = pc.or_(outside, pc.fill_null(pc.less(highest, low), False))
+        keep = pc.and_(keep, pc.invert(outside))
+    kept = {unquote(p) for p in actions.filter(keep)["path"].to_pylist()}
+    root = table.table_uri.rstrip("/")
+    return [u for u in uris if _relative(u, root) in kept]
+
+
+def _relative(uri: str, root: str) -> str:
+    """A file URI of delta-rs's ``file_uris`` relative to its table's ``table_uri`` (which may say file://)."""
+    bare_root = root.removeprefix("file://")
+    return uri.removeprefix(bare_root if uri.startswith(bare_root) else root).lstrip("/")
 
 
 def table_version(lake_uri: str, name: str) -> int | None:
@@ -47,11 +100,11 @@ def table_version(lake_uri: str, name: str) -> int | None:
     return None if table is None else int(table.version())
 
 
-def read_rows(lake_uri: str, name: str, columns: list[str] | None = None,
-              where: Any | None = None) -> list[dict[str, Any]]:  # noqa: ANN401
+def read_rows(lake_uri: str, name: str, columns: list[str] | None = None, where: Any | None = None,  # noqa: ANN401
+              within: dict[str, Span] | None = None) -> list[dict[str, Any]]:
     """The table's rows (``read_table``'s) as dicts, map columns as dicts; [] when the lake has no such table
     yet."""
-    table = read_table(lake_uri, name, columns, where)
+    table = read_table(lake_uri, name, columns, where, within)
     return table.to_pylist(maps_as_pydicts="strict") if table is not None else []
 
 
@@ -97,6 +150,18 @@ def merge(lake_uri: str, name: str, source: Any, keys: tuple[str, ...],  # noqa:
     if update:
         merger = merger.when_matched_update_all()
     return merger.when_not_matched_insert_all().execute()
+
+
+def append(lake_uri: str, name: str, rows: Any) -> None:  # noqa: ANN401 - a pyarrow Table
+    """Add ``rows`` to the existing table ``name`` in one commit, reading none of its files: for rows whose keys
+    the caller knows are not in the table (``Tables.merge_arrow``'s ``present``)."""
+    from deltalake import write_deltalake
+
+    table = _open(lake_uri, name)
+    if table is None:
+        raise RuntimeError(f"bug: append to table {name!r} of {lake_uri} before it was created")
+    uri = LakeLayout.of(lake_uri).table(name)
+    write_deltalake(uri, conform(rows, table), mode="append", storage_options=object_store.delta_options(uri))
 
 
 def delete_matching(lake_uri: str, name: str, keys: Any) -> dict[str, Any] | None:  # noqa: ANN401 - pa.Table

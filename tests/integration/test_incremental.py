@@ -30,7 +30,8 @@ def grown(spark, base):
     junk.parent.mkdir(parents=True)
     junk.write_bytes(b"half a parquet file")
     added = add_videos(base["input"], "batch2", videos=3, seed=22, scratch=base["work"] / "scratch")
-    summary = run(spark, base["input"], base["lake"])
+    # The lake's videos through Spark (as a lake of more than driver_max_videos would): the same outcome.
+    summary = run(spark, base["input"], base["lake"], "near_dup.driver_max_videos=0")
     return {**base, "added": added, "summary2": summary, "junk": junk}
 
 
@@ -58,6 +59,16 @@ def test_new_version_keeps_old_shards_and_adds_new_ones(grown):
                 .to_pylist() if r["aug_index"] == 0]
     assert len(clip_ids) == len(set(clip_ids)) == grown["tables"].read("clips").where("filter_reason is null").count()
     assert v2["source_versions"]["clips"] > v1["source_versions"]["clips"]
+
+
+def test_the_new_versions_counts_are_those_of_the_clips_table(grown):
+    # Version 2's counts are version 1's plus its own clips: they must equal a count of every kept clip.
+    (v2,) = grown["tables"].read("datasets").where("version = 2").collect()
+    kept = grown["tables"].read("clips").where("filter_reason is null and dataset_version <= 2")
+    counted = {r["split"]: (r["clips"], r["videos"]) for r in kept.groupBy("split").agg(
+        F.count("*").alias("clips"), F.countDistinct("video_id").alias("videos")).collect()}
+    registered = {s: (v2["clips_per_split"][s], v2["videos_per_split"][s]) for s in v2["clips_per_split"]}
+    assert counted and registered == {s: counted.get(s, (0, 0)) for s in registered}
 
 
 def test_crashed_leftovers_are_not_registered_and_are_removed(grown):

@@ -1,0 +1,46 @@
+"""``Tables`` in the driver (delta-rs, no JVM): rows whose keys the lake does not hold are appended, not merged."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pyarrow as pa
+from deltalake import DeltaTable
+
+from pipelines.tables import Tables
+from sora_model.lake import delta
+from sora_model.lake.tables import arrow_schema
+
+NOW = datetime(2026, 12, 1, 12, 0, tzinfo=timezone.utc)
+
+
+def _rejects(*pairs: tuple[str, str]) -> pa.Table:
+    return pa.Table.from_pylist([{"dataset": "d1", "uri": uri, "size_bytes": 3, "modified_ms": 1, "stage": "probe",
+                                  "reason": reason, "detail": "", "run_id": "r1", "rejected_at": NOW}
+                                 for uri, reason in pairs], schema=arrow_schema("rejects"))
+
+
+def _operations(lake: Path) -> list[str]:
+    return [h["operation"] for h in reversed(DeltaTable(str(lake / "tables" / "rejects")).history())]
+
+
+def test_rows_absent_from_the_present_keys_are_appended_and_the_others_merged(tmp_path: Path):
+    tables = Tables(None, str(tmp_path))
+    tables.merge_arrow("rejects", _rejects(("/a", "not_video"), ("/b", "not_video")))
+    present = delta.read_table(str(tmp_path), "rejects", ["dataset", "uri"])
+    tables.merge_arrow("rejects", _rejects(("/c", "too_short")), present=present)
+    assert _operations(tmp_path)[-1] == "WRITE"  # an append: no file of the table was read
+    present = delta.read_table(str(tmp_path), "rejects", ["dataset", "uri"])
+    tables.merge_arrow("rejects", _rejects(("/a", "too_short"), ("/d", "too_short")), present=present)
+    assert _operations(tmp_path)[-2:] == ["WRITE", "MERGE"]  # /d appended, /a merged (updated)
+    got = {r["uri"]: r["reason"] for r in delta.read_rows(str(tmp_path), "rejects")}
+    assert got == {"/a": "too_short", "/b": "not_video", "/c": "too_short", "/d": "too_short"}
+
+
+def test_a_rerun_with_the_keys_read_again_adds_nothing(tmp_path: Path):
+    tables = Tables(None, str(tmp_path))
+    rows = _rejects(("/a", "not_video"), ("/b", "not_video"))
+    for _ in range(2):
+        tables.merge_arrow("rejects", rows, present=delta.read_table(str(tmp_path), "rejects", ["dataset", "uri"]))
+    assert delta.read_table(str(tmp_path), "rejects").num_rows == 2
