@@ -14,6 +14,10 @@ from sora_model.video import rejects as reasons
 from sora_model.video.signature import NearDupConfig, SignedVideo, candidate_pairs, choose_near_duplicates
 
 
+BROADCAST_BANDS = 2_000_000
+"""At most this many band rows of new videos (videos x ``band_frames`` x ``bands``, 16 MB of keys) are sent to
+every task to filter the lake's bands."""
+
 _SIGNED_COLUMNS = ("video_id", *FILE_KEY, "signature", "duration_s", "width_px", "height_px")
 
 
@@ -71,10 +75,15 @@ def near_duplicates(new: DataFrame, lake_videos: DataFrame, cfg: NearDupConfig) 
     keys = F.array(*[F.lit(i << 32) + F.shiftrightunsigned("h", i * width).bitwiseAND(mask)
                      for i in range(cfg.bands)])
     bands = videos.select("video_id", "in_lake", F.explode(_anchors("signature", cfg.band_frames)).alias("h")) \
-        .select("video_id", "in_lake", F.explode(keys).alias("band")).distinct()
-    # One side holds this run's videos only: lake videos are never compared with one another, so an increment
-    # costs a scan of the lake's bands, not a join of the lake with itself.
-    a, b = bands.where(~F.col("in_lake")).alias("a"), bands.alias("b")
+        .select("video_id", "in_lake", F.explode(keys).alias("band"))
+    fresh = bands.where(~F.col("in_lake")).distinct()
+    lake = bands.where(F.col("in_lake"))
+    if new.count() * cfg.band_frames * cfg.bands <= BROADCAST_BANDS:
+        # An increment: the lake's bands that no new video holds are dropped where they are computed, against
+        # the new bands sent to every task, before any shuffle (a million lake videos make 10^8 band rows).
+        lake = lake.join(F.broadcast(fresh.select("band").distinct()), "band", "left_semi")
+    # One side holds this run's videos only: lake videos are never compared with one another.
+    a, b = fresh.alias("a"), fresh.unionByName(lake.distinct()).alias("b")
     pairs = a.join(b, (F.col("a.band") == F.col("b.band")) & (F.col("a.video_id") != F.col("b.video_id"))) \
         .select(F.least("a.video_id", "b.video_id").alias("x"), F.greatest("a.video_id", "b.video_id").alias("y")) \
         .distinct().collect()

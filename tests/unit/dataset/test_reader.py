@@ -86,6 +86,29 @@ def test_buffer_shuffle_is_a_permutation_that_never_runs_ahead_of_reading():
     assert np.all(order[:951] <= np.arange(951) + 49)
 
 
+def _pool_shuffle(n: int, buffer: int, rng: np.random.Generator) -> np.ndarray:
+    """The shuffle buffer as its docstring tells it, one position at a time."""
+    out, pool, draws = [], [], rng.random(n)
+    for k in range(n):
+        pool.append(k)
+        if len(pool) >= buffer:
+            j = int(draws[k] * len(pool))
+            pool[j], pool[-1] = pool[-1], pool[j]
+            out.append(pool.pop())
+    tail = np.asarray(pool, dtype=np.int64)
+    rng.shuffle(tail)
+    return np.concatenate([np.asarray(out, dtype=np.int64), tail])
+
+
+@pytest.mark.parametrize("n", [0, 1, 49, 50, 51, 1000, 5003])
+@pytest.mark.parametrize("buffer", [1, 2, 50, 1000, 8192])
+def test_buffer_shuffle_gives_the_order_the_pool_gives_one_position_at_a_time(n: int, buffer: int):
+    # Resuming an epoch relies on the order: the sort that computes it must give the pool's order exactly.
+    for seed in range(3):
+        got = buffer_shuffle(n, buffer, np.random.default_rng(seed))
+        assert np.array_equal(got, _pool_shuffle(n, buffer, np.random.default_rng(seed)))
+
+
 def test_too_few_rows_for_one_batch_per_rank_is_an_error(uneven):
     groups, _ = scan_row_groups(uneven)
     with pytest.raises(ValueError, match="one batch"):
