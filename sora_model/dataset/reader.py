@@ -85,8 +85,9 @@ def _open(uri: str, cache: ShardCache | None = None) -> pq.ParquetFile:
 
 
 FOOTER_THREADS = 16
-"""Shard footers read at once by ``scan_row_groups``: a large dataset has tens of thousands of shards, and each
-footer is a round trip to the store (or a file open)."""
+"""Shard footers in an object store read at once by ``scan_row_groups``: a large dataset has tens of thousands
+of shards, and each footer is a round trip to the store. Local footers are read one after the other: threads
+made 4,000 of them slower here (1.7 s against 0.95 s, two cores)."""
 
 
 def _footer(uri: str) -> tuple[dict[str, Any], list[int]]:
@@ -100,14 +101,17 @@ def _footer(uri: str) -> tuple[dict[str, Any], list[int]]:
 
 
 def scan_row_groups(shard_uris: list[str]) -> tuple[list[RowGroup], dict[str, Any]]:
-    """Row groups of every shard (footers only, ``FOOTER_THREADS`` at a time) and the shared schema description;
-    ShardError on a bad file."""
+    """Row groups of every shard (footers only; ``FOOTER_THREADS`` at a time from an object store) and the shared
+    schema description; ShardError on a bad file."""
     from concurrent.futures import ThreadPoolExecutor
 
     groups: list[RowGroup] = []
     description: dict[str, Any] | None = None
-    with ThreadPoolExecutor(min(FOOTER_THREADS, max(1, len(shard_uris)))) as pool:
-        footers = list(pool.map(_footer, shard_uris))
+    if all(storage.is_local(uri) for uri in shard_uris):
+        footers = [_footer(uri) for uri in shard_uris]
+    else:
+        with ThreadPoolExecutor(min(FOOTER_THREADS, max(1, len(shard_uris)))) as pool:
+            footers = list(pool.map(_footer, shard_uris))
     for uri, (desc, rows) in zip(shard_uris, footers):
         if description is None:
             description = desc
