@@ -32,7 +32,7 @@ BENCHES = ("bookkeeping", "decode", "loader", "object_store", "cluster_jars", "c
            "quality", "compress")
 """In the order they run."""
 
-SCALE_BENCHES = ("scale_listing", "scale_tables", "scale_reader")
+SCALE_BENCHES = ("scale_curate", "scale_listing", "scale_tables", "scale_reader")
 """``--scale``: the benchmarks of growth, in the order they run."""
 
 
