@@ -22,8 +22,8 @@ from pyspark.sql.window import Window
 
 from pipelines import executors
 from pipelines.curate_config import CurateConfig
-from pipelines.curate_state import (Cleaned, CurateState, clip_keys_from, done_video_ids, known_files,
-                                   latest_dataset, undone_video_ids)
+from pipelines.curate_state import (Cleaned, CurateState, done_video_ids, known_files, latest_dataset,
+                                   unregistered_clips)
 from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_KEY, FILE_SCHEMA, list_corpus
 from pipelines.near_dups import near_duplicates, near_duplicates_on_driver
@@ -32,7 +32,6 @@ from pipelines.stage import Stage
 from pipelines.tables import Staged
 from sora_model import config as config_lib
 from sora_model.dataset.build import DatasetPlan
-from sora_model.dataset.catalog import dataset_versions
 from sora_model.dataset.labels import class_index, read_corpus_labels, read_labels_csv
 from sora_model.dataset.schema import describe
 from sora_model.dataset.split import SPLITS
@@ -70,7 +69,11 @@ class Ingest(Stage):
         of_dataset = pc.field("dataset") == cfg.dataset
         videos = delta.read_table(root, "videos", ["dataset", "video_id", *FILE_KEY], where=of_dataset)
         rejects = delta.read_table(root, "rejects", ["dataset", *FILE_KEY], where=of_dataset)
-        state.undone_ids = undone_video_ids(root, cfg.dataset, state.version)
+        # The clips a crashed attempt at this version left: their videos are not done, and they are the only
+        # clips rows this run's can match (read once, here, for both).
+        leftover = unregistered_clips(root, cfg.dataset, state.version)
+        state.present["clips"] = leftover.select(["dataset", "clip_id"])
+        state.undone_ids = pc.unique(leftover["video_id"])
         done_ids = state.done_ids = done_video_ids(videos["video_id"] if videos is not None else None,
                                                    state.undone_ids)
         for name, rows in (("videos", videos), ("rejects", rejects)):
@@ -280,7 +283,7 @@ class WriteTables(_AfterIngest):
         # Clips before videos: a videos row then always names a video whose clips are committed (done_video_ids).
         if s.clips_new or by_filter:
             tables.merge_staged("clips", decoded, shape=partial(row_schemas.table_rows, table="clips", run=run),
-                                present=clip_keys_from(state.layout.root, state.cfg.dataset, state.version))
+                                present=present["clips"])
         if s.videos_clipped:
             if state.rejected_before:
                 # A file that was rejected once and is now good (replaced in place) must not stay in rejects.
@@ -346,9 +349,9 @@ def _register(state: CurateState) -> None:
         "source_versions": {k: int(v) for k, v in sources.items() if v is not None},
         "config_yaml": config_lib.to_yaml(cfg),
     }
-    versions = dataset_versions(tables.layout.root, cfg.dataset)
+    # No row can have this key: the version is newer than every registered one (read under the lake lock).
     tables.merge_rows("datasets", [row], update=False, present=pa.table({
-        "name": pa.array([cfg.dataset] * len(versions), pa.string()), "version": pa.array(versions, pa.int32())}))
+        "name": pa.array([], pa.string()), "version": pa.array([], pa.int32())}))
 
 
 def _clips_per_split(lake_uri: str, dataset: str, version: int,

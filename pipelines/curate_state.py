@@ -59,7 +59,7 @@ class CurateState:
     done_ids: Any = None  # a pyarrow Array
     """Ids of the videos registered in the dataset before this version (``done_video_ids``), read once."""
     undone_ids: Any = None  # a pyarrow Array
-    """Ids of the dataset's videos rows that are not done (``undone_video_ids``): a crashed run's."""
+    """Ids of the dataset's videos rows that are not done (those of ``unregistered_clips``): a crashed run's."""
     present: dict[str, Any] = field(default_factory=dict)  # table name -> a pyarrow Table of its keys
     """Per table, every key already in it that a row of this run could match, found by the reads the stages
     make anyway (under the lake lock): the tables stage appends the other rows instead of a MERGE's scan of the
@@ -88,33 +88,28 @@ def latest_dataset(tables: Tables, name: str) -> dict[str, Any] | None:
     return latest_row(tables.layout.root, name)
 
 
-def undone_video_ids(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: ANN401 - a pyarrow Array
-    """Ids of the dataset's videos with clips at ``version`` (the one being built) or later: written by a run that
-    crashed before registering, so not done. Only the few newest files of the clips table can hold them."""
-    clips = delta.read_table(lake_uri, "clips", ["video_id"], where=(pc.field("dataset") == dataset) & (
-        pc.field("dataset_version") >= version), within={"dataset_version": (version, None)})
-    return pc.unique(clips["video_id"]) if clips is not None else pa.array([], pa.string())
+def unregistered_clips(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: ANN401 - a pyarrow Table
+    """Keys and video ids of the dataset's clips rows at ``version`` (the one being built) or later: written by a
+    run that crashed before registering. Their videos are not done, and they are the only clips rows a run
+    building ``version`` can match (its videos are in no registered version). Only the few newest files of the
+    clips table are read."""
+    clips = delta.read_table(lake_uri, "clips", ["dataset", "clip_id", "video_id"], where=(
+        pc.field("dataset") == dataset) & (pc.field("dataset_version") >= version),
+        within={"dataset_version": (version, None)})
+    return clips if clips is not None else pa.table({name: pa.array([], pa.string())
+                                                     for name in ("dataset", "clip_id", "video_id")})
 
 
 def done_video_ids(videos: Any, undone: Any) -> Any:  # noqa: ANN401 - pyarrow Arrays
     """Video ids with clips in a registered version of the dataset: "done" means registered, so the videos of a
     run that crashed before registering are redone.
 
-    ``videos`` is the ``video_id`` column of the dataset's videos rows, ``undone`` ``undone_video_ids``. A videos
-    row is committed after its video's clips (``WriteTables``), so each names a video with clips in some version:
-    the done ones are the others (a read of every clip's video id would grow with the dataset's clips)."""
+    ``videos`` is the ``video_id`` column of the dataset's videos rows, ``undone`` the video ids of
+    ``unregistered_clips``. A videos row is committed after its video's clips (``WriteTables``), so each names a
+    video with clips in some version: the done ones are the others (a read of every clip's video id would grow
+    with the dataset's clips)."""
     ids = pc.unique(videos) if videos is not None else pa.array([], pa.string())
     return ids.filter(pc.invert(pc.is_in(ids, value_set=undone))) if len(undone) else ids
-
-
-def clip_keys_from(lake_uri: str, dataset: str, version: int) -> Any:  # noqa: ANN401 - a pyarrow Table
-    """The keys of the dataset's clips rows at ``version`` or later: the only ones a run building ``version`` can
-    match (its videos are not done, so their clips are in no registered version: at most a crashed attempt at
-    ``version`` wrote them)."""
-    keys = delta.read_table(lake_uri, "clips", ["dataset", "clip_id"], where=(pc.field("dataset") == dataset) & (
-        pc.field("dataset_version") >= version), within={"dataset_version": (version, None)})
-    return keys if keys is not None else pa.table({"dataset": pa.array([], pa.string()),
-                                                   "clip_id": pa.array([], pa.string())})
 
 
 def known_files(lake_uri: str, files: list, near_dup: NearDupConfig | None) -> tuple[dict[tuple, dict[str, Any]], Any]:
