@@ -105,18 +105,31 @@ class StoreUnreachable(OSError):
 
 _UNREACHABLE = ("NETWORK_CONNECTION", "Couldn't connect to server", "Connection refused", "Connection reset",
                 "error sending request", "Unable to execute HTTP request", "Could not connect to the endpoint",
-                "EndpointConnectionError", "connection was closed", "Failed to connect", "StoreUnreachable")
+                "EndpointConnectionError", "connection was closed", "Failed to connect", "StoreUnreachable",
+                "connection closed before message completed", "Failure when receiving data from the peer",
+                "Server returned nothing", "failed to respond", "NoHttpResponseException")
+
+_STORE_WORDS = ("s3a://", "s3://", "S3", "AWS")
+"""Words in an error's text that say it came from reading or writing the object store."""
+
+
+def _texts(error: BaseException | str) -> list[str]:
+    """The texts of ``error`` and of the errors it was raised from or during (ten at most)."""
+    texts = [error] if isinstance(error, str) else []
+    seen: BaseException | None = None if isinstance(error, str) else error
+    while seen is not None and len(texts) < 10:
+        try:
+            texts.append(f"{type(seen).__name__}: {seen}")
+        except Exception:  # noqa: BLE001 - a Java error's text needs the JVM, which may be gone
+            texts.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    return texts
 
 
 def unreachable_reason(error: BaseException | str) -> str | None:
     """The line of ``error`` (its message, or a Java or Python traceback's text, any cause included) that says
     the store could not be reached; None when it says nothing of the kind."""
-    texts = [error] if isinstance(error, str) else []
-    seen: BaseException | None = None if isinstance(error, str) else error
-    while seen is not None and len(texts) < 10:
-        texts.append(f"{type(seen).__name__}: {seen}")
-        seen = seen.__cause__ or seen.__context__
-    for text in texts:
+    for text in _texts(error):
         for line in str(text).splitlines():
             if any(marker in line for marker in _UNREACHABLE):
                 return line.strip()[:300]
@@ -181,13 +194,19 @@ def executor_env() -> dict[str, str]:
 def outage_reason(error: BaseException) -> str | None:
     """``unreachable_reason`` of ``error`` when it is the store's own outage: raised as ``StoreUnreachable``,
     naming the store's endpoint, or with the store still unreachable now (not a connection error between Spark's
-    processes, say); None otherwise."""
+    processes, say). An error from the store in words no marker knows (a response cut off mid-body, say) counts
+    too when the store does not answer now. None otherwise."""
     reason = unreachable_reason(error)
-    if reason is None or "StoreUnreachable" in reason:
+    if reason is not None and "StoreUnreachable" in reason:
         return reason
     s = current()
     endpoint = urlparse(s.endpoint_url).netloc if s.endpoint_url else "amazonaws.com"
-    return reason if endpoint in f"{error!r} {error}" or not reachable() else None
+    text = "\n".join(_texts(error))
+    if reason is not None:
+        return reason if endpoint in text or not reachable() else None
+    if (endpoint in text or any(word in text for word in _STORE_WORDS)) and not reachable():
+        return text.strip().splitlines()[0][:300]
+    return None
 
 
 def reachable(timeout_s: float = 2.0) -> bool:

@@ -62,3 +62,18 @@ def test_an_unreachable_store_is_told_from_other_errors_through_causes_and_java_
     java = "py4j.Py4JJavaError: ...\nCaused by: java.net.ConnectException: Connection refused\n\tat java.base/..."
     assert object_store.unreachable_reason(java) == "Caused by: java.net.ConnectException: Connection refused"
     assert object_store.unreachable_reason(ValueError("moov atom not found")) is None
+
+
+def test_a_store_error_in_words_no_marker_knows_is_an_outage_only_while_the_store_does_not_answer(clean_env):
+    import socket
+
+    cut = OSError("getFileStatus on s3a://lake/x/_staging/part-0: response body cut off after 512 bytes")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(1)
+        port = listener.getsockname()[1]
+        object_store.apply(object_store.ObjectStoreConfig(endpoint_url=f"http://127.0.0.1:{port}"))
+        assert object_store.outage_reason(cut) is None  # the store answers: the error is the run's own
+    # The port is closed now: the same error is the outage's.
+    assert "s3a://lake/x/_staging/part-0" in object_store.outage_reason(cut)
+    assert object_store.outage_reason(ValueError("moov atom not found")) is None  # not the store's
