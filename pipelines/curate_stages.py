@@ -279,10 +279,12 @@ class WriteTables(_AfterIngest):
                     "uri": cleaned.rejects.arrow(["uri"])["uri"]})])
         if failed.num_rows:
             tables.merge_staged("rejects", decoded, shape=partial(row_schemas.table_rows, table="rejects", run=run),
+                                where=pc.field("kind") == "video",
                                 present=rejects_present)
         # Clips before videos: a videos row then always names a video whose clips are committed (done_video_ids).
         if s.clips_new or by_filter:
             tables.merge_staged("clips", decoded, shape=partial(row_schemas.table_rows, table="clips", run=run),
+                                where=pc.field("kind") == "clip",
                                 present=present["clips"])
         if s.videos_clipped:
             if state.rejected_before:
@@ -291,6 +293,7 @@ class WriteTables(_AfterIngest):
                 tables.remove("rejects", pa.table({"dataset": pa.array([state.cfg.dataset] * len(uris), pa.string()),
                                                    "uri": pa.array(uris, pa.string())}))
             tables.merge_staged("videos", decoded, shape=partial(row_schemas.table_rows, table="videos", run=run),
+                                where=pc.field("kind") == "video",
                                 present=present.get("videos"))
         if cleaned.touched.rows:
             _refresh_touched(state, cleaned.touched.arrow(), run)

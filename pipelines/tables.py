@@ -9,7 +9,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
 
 import pyarrow as pa
@@ -88,10 +87,15 @@ class Staged:
         fs, path = storage.filesystem(self.uri)
         return ds.dataset(path, format="parquet", filesystem=fs).to_table(columns=columns, filter=where)
 
-    @cached_property
-    def table(self) -> Any:  # noqa: ANN401 - a pyarrow Table
-        """Every row and column, read once: the tables stage shapes three tables from the same decode records."""
-        return self.arrow()
+    def parts(self, where: Any = None, rows_per_part: int = 16_384) -> Iterator[Any]:  # noqa: ANN401 - pyarrow
+        """The rows (only those matching the pyarrow expression ``where`` when given) as pyarrow Tables of at
+        most ``rows_per_part`` rows, read one at a time."""
+        import pyarrow.dataset as ds
+
+        fs, path = storage.filesystem(self.uri)
+        for batch in ds.dataset(path, format="parquet", filesystem=fs).to_batches(
+                filter=where, batch_size=rows_per_part):
+            yield pa.Table.from_batches([batch])
 
     def frame(self, spark: SparkSession) -> DataFrame:
         return spark.read.parquet(spark_uri(self.uri))
@@ -191,16 +195,20 @@ class Tables:
         scan of the whole table; only the others are merged."""
         self._ensure(name)
         if present is not None:
-            known = pc.is_in(_key_text(rows, KEYS[name]), value_set=_present_keys(rows, present, KEYS[name]))
-            fresh = rows.filter(pc.invert(known))
+            fresh, rows = self._split(name, rows, present)
             if fresh.num_rows:
                 delta.append(self.layout.root, name, fresh)
-            rows = rows.filter(known)
             logger.debug("table %s: %d rows appended, %d to merge", name, fresh.num_rows, rows.num_rows)
             if not rows.num_rows:
                 return
         metrics = delta.merge(self.layout.root, name, rows, KEYS[name], update)
         logger.debug("table %s: delta-rs merge %s", name, metrics)
+
+    @staticmethod
+    def _split(name: str, rows: Any, present: Any) -> tuple[Any, Any]:  # noqa: ANN401 - pyarrow Tables
+        """``rows`` whose keys are not among ``present``'s, and the others."""
+        known = pc.is_in(_key_text(rows, KEYS[name]), value_set=_present_keys(rows, present, KEYS[name]))
+        return rows.filter(pc.invert(known)), rows.filter(known)
 
     def merge_rows(self, name: str, rows: list[dict[str, Any]], update: bool = True,
                    present: Any = None) -> None:  # noqa: ANN401 - a pyarrow Table
@@ -210,23 +218,46 @@ class Tables:
 
         self.merge_arrow(name, pa.Table.from_pylist(rows, schema=arrow_schema(name)), update, present)
 
-    def merge_staged(self, name: str, staged: Staged, update: bool = True,
-                     shape: Callable[[Any], Any] | None = None, present: Any = None) -> None:  # noqa: ANN401
+    def merge_staged(self, name: str, staged: Staged, update: bool = True,  # noqa: PLR0913
+                     shape: Callable[[Any], Any] | None = None, present: Any = None,  # noqa: ANN401
+                     where: Any = None) -> None:  # noqa: ANN401 - a pyarrow expression
         """``merge`` of staged rows, each Arrow table of them passed through ``shape`` first when given (it
         makes them ``name``'s rows: ``pipelines.rows.table_rows``): in this process when there are at most
-        ``driver_merge_max_rows`` (``present``: as ``merge_arrow``'s), else through Spark, the shaping then done
-        by the executors."""
+        ``driver_merge_max_rows`` (``present``: as ``merge_arrow``'s; with it the rows are streamed, a part at
+        a time), else through Spark, the shaping then done by the executors. ``where`` (a pyarrow expression)
+        keeps only the staged rows it matches, before ``shape``."""
         if staged.rows <= self.driver_merge_max_rows:
-            rows = staged.table
-            self.merge_arrow(name, shape(rows) if shape else rows, update, present)
+            if present is None:
+                rows = staged.arrow(where=where)
+                self.merge_arrow(name, shape(rows) if shape else rows, update)
+                return
+            # Streamed: one part of the staged rows is held at a time; the new rows go into one commit, and the
+            # few whose keys the table holds (a retried run's) are merged after.
+            self._ensure(name)
+            matched: list[Any] = []
+
+            def fresh() -> Iterator[Any]:
+                for part in staged.parts(where):
+                    new, old = self._split(name, shape(part) if shape else part, present)
+                    if old.num_rows:
+                        matched.append(old)
+                    yield new
+
+            appended = delta.append_parts(self.layout.root, name, fresh())
+            logger.debug("table %s: %d rows appended, %d to merge", name, appended, sum(t.num_rows for t in matched))
+            if matched:
+                metrics = delta.merge(self.layout.root, name, pa.concat_tables(matched), KEYS[name], update)
+                logger.debug("table %s: delta-rs merge %s", name, metrics)
             return
         frame = staged.frame(self._session(f"a Spark MERGE into {name!r}"))
-        if shape is not None:
+        if shape is not None or where is not None:
             def run(batches: Iterator[Any]) -> Iterator[Any]:
                 import pyarrow as pa
 
                 for batch in batches:
-                    yield from shape(pa.Table.from_batches([batch])).to_batches()
+                    rows = pa.Table.from_batches([batch])
+                    rows = rows.filter(where) if where is not None else rows
+                    yield from (shape(rows) if shape else rows).to_batches()
 
             frame = frame.mapInArrow(run, from_arrow_schema(arrow_schema(name)))
         self.merge(name, frame, update)

@@ -4,6 +4,7 @@ sends large ones through Spark)."""
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from sora_model.lake import object_store, storage
@@ -162,6 +163,36 @@ def append(lake_uri: str, name: str, rows: Any) -> None:  # noqa: ANN401 - a pya
         raise RuntimeError(f"bug: append to table {name!r} of {lake_uri} before it was created")
     uri = LakeLayout.of(lake_uri).table(name)
     write_deltalake(uri, conform(rows, table), mode="append", storage_options=object_store.delta_options(uri))
+
+
+def append_parts(lake_uri: str, name: str, parts: Iterable[Any]) -> int:  # noqa: ANN401 - pyarrow Tables
+    """``append`` of rows that come in parts (pyarrow Tables, made one at a time: only one is held), in one
+    commit; none when every part is empty (a rerun that finds nothing new commits nothing). Returns the rows
+    written."""
+    import itertools
+
+    import pyarrow as pa
+    from deltalake import write_deltalake
+
+    table = _open(lake_uri, name)
+    if table is None:
+        raise RuntimeError(f"bug: append to table {name!r} of {lake_uri} before it was created")
+    rows = (conform(part, table) for part in parts if part.num_rows)
+    first = next(rows, None)
+    if first is None:
+        return 0
+    written = 0
+
+    def batches() -> Iterator[Any]:
+        nonlocal written
+        for part in itertools.chain([first], rows):
+            written += part.num_rows
+            yield from part.to_batches()
+
+    uri = LakeLayout.of(lake_uri).table(name)
+    write_deltalake(uri, pa.RecordBatchReader.from_batches(first.schema, batches()), mode="append",
+                    storage_options=object_store.delta_options(uri))
+    return written
 
 
 def delete_matching(lake_uri: str, name: str, keys: Any) -> dict[str, Any] | None:  # noqa: ANN401 - pa.Table

@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from deltalake import DeltaTable
 
 from pipelines.tables import Tables
@@ -44,3 +45,24 @@ def test_a_rerun_with_the_keys_read_again_adds_nothing(tmp_path: Path):
     for _ in range(2):
         tables.merge_arrow("rejects", rows, present=delta.read_table(str(tmp_path), "rejects", ["dataset", "uri"]))
     assert delta.read_table(str(tmp_path), "rejects").num_rows == 2
+
+
+def test_staged_rows_are_streamed_in_parts_into_one_commit_and_known_keys_merged(tmp_path: Path):
+    from pipelines.tables import Staged
+
+    tables = Tables(None, str(tmp_path))
+    tables.merge_arrow("rejects", _rejects(("/k0", "not_video")))
+    # 40,000 staged rows (three parts of at most 16,384), one of them already in the table.
+    staged = Staged.write(str(tmp_path / "staged"), _rejects(*[(f"/k{i}", "too_short") for i in range(40_000)]))
+    present = delta.read_table(str(tmp_path), "rejects", ["dataset", "uri"])
+    tables.merge_staged("rejects", staged, present=present, where=pc.field("uri") != "/k39999")
+    assert _operations(tmp_path)[-2:] == ["WRITE", "MERGE"]  # the new rows in one commit, then /k0 updated
+    got = delta.read_table(str(tmp_path), "rejects", ["uri", "reason"])
+    assert got.num_rows == 39_999 and "/k39999" not in got["uri"].to_pylist()
+    assert set(got["reason"].to_pylist()) == {"too_short"}
+    # Again: nothing is appended; the rows it holds are merged (updated in place, none added).
+    before = len(_operations(tmp_path))
+    tables.merge_staged("rejects", staged, present=delta.read_table(str(tmp_path), "rejects", ["dataset", "uri"]),
+                        where=pc.field("uri") != "/k39999")
+    assert _operations(tmp_path)[-1] == "MERGE" and len(_operations(tmp_path)) == before + 1
+    assert delta.read_table(str(tmp_path), "rejects", ["uri"]).num_rows == 39_999
