@@ -179,24 +179,41 @@ def make_corpus(root: Path, base: int, seed: int) -> list[dict]:
     return videos
 
 
-def tree_cpu_s(root: int) -> float:
-    """CPU seconds of process ``root`` and every live descendant, with the children each has reaped."""
-    parent, used = {}, {}
+ROLES = ("driver", "jvm", "workers", "decoders")
+"""Who spends a stage's CPU: this (driver) process, Spark's JVM, its Python workers, and their decoding
+processes (``sora_model.video.contain``)."""
+
+
+def tree_cpu_by_role(root: int) -> dict[str, float]:
+    """CPU seconds of process ``root`` and every live descendant, with the children each has reaped, by role
+    (``ROLES``, told apart by process name)."""
+    from sora_model.video.contain import PROCESS_NAME
+
+    parent, used, names = {}, {}, {}
     for name in os.listdir("/proc"):
         if not name.isdigit():
             continue
         try:
             fields = Path(f"/proc/{name}/stat").read_text().rsplit(")", 1)[1].split()
+            names[int(name)] = Path(f"/proc/{name}/comm").read_text().strip()
         except OSError:
             continue
         parent[int(name)] = int(fields[1])
         used[int(name)] = sum(int(f) for f in fields[11:15])
-    total, todo = 0, [root]
+    total, todo = dict.fromkeys(ROLES, 0.0), [root]
     while todo:
         pid = todo.pop()
-        total += used.get(pid, 0)
+        comm = names.get(pid, "")
+        role = ("driver" if pid == root else "jvm" if comm == "java" else "decoders" if comm == PROCESS_NAME
+                else "workers")
+        total[role] += used.get(pid, 0) / os.sysconf("SC_CLK_TCK")
         todo += [child for child, p in parent.items() if p == pid]
-    return total / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def tree_cpu_s(root: int) -> float:
+    """CPU seconds of process ``root`` and every live descendant, with the children each has reaped."""
+    return sum(tree_cpu_by_role(root).values())
 
 
 def peak_mb(pid: int) -> float:
@@ -228,19 +245,23 @@ def descendants(root: int) -> list[tuple[int, str]]:
 
 
 class _StageMarks(logging.Handler):
-    """The process tree's CPU seconds when each curate stage starts and ends (``run_stages``'s log lines)."""
+    """The process tree's CPU seconds when each curate stage starts and ends (``run_stages``'s log lines), in
+    all and by role."""
 
     def __init__(self) -> None:
         super().__init__(logging.INFO)
         self.cpu_s: dict[str, float] = {}
-        self._start: dict[str, float] = {}
+        self.by_role: dict[str, dict[str, float]] = {}
+        self._start: dict[str, dict[str, float]] = {}
 
     def emit(self, record: logging.LogRecord) -> None:
         if record.msg.startswith("stage %d/%d"):
-            self._start[record.args[2]] = tree_cpu_s(os.getpid())
+            self._start[record.args[2]] = tree_cpu_by_role(os.getpid())
         elif record.msg.startswith("stage %s done"):
             name = record.args[0]
-            self.cpu_s[name] = round(tree_cpu_s(os.getpid()) - self._start.pop(name), 2)
+            end, start = tree_cpu_by_role(os.getpid()), self._start.pop(name)
+            self.by_role[name] = {role: round(end[role] - start[role], 2) for role in ROLES}
+            self.cpu_s[name] = round(sum(self.by_role[name].values()), 2)
 
 
 def curate_one(corpus: str, lake: str) -> dict:
@@ -271,7 +292,8 @@ def curate_one(corpus: str, lake: str) -> dict:
 
         out = {"arrow_peak_mb": pa.default_memory_pool().max_memory() / 2**20, "videos": summary.files_listed, "clipped": summary.videos_clipped, "rejected": summary.files_rejected,
                "frames": summary.frames_decoded, "clips": summary.clips_new, "wall_s": wall, "cpu_s": cpu,
-               "stage_s": summary.stage_s, "stage_cpu_s": marks.cpu_s, "driver_mb": peak_mb(os.getpid()),
+               "stage_s": summary.stage_s, "stage_cpu_s": marks.cpu_s,
+               "decode_cpu_by_role": marks.by_role.get("decode", {}), "driver_mb": peak_mb(os.getpid()),
                "jvm_mb": max((peak_mb(p) for p in jvm), default=0.0),
                "worker_mb": max((peak_mb(p) for p in workers), default=0.0), "cores": summary.spark_cores,
                "rejects": summary.rejects_by_reason}
@@ -370,6 +392,12 @@ def main() -> int:
     print(f"bare decord, {cores} processes at once, {len(bare)} videos: {bare_per_core:.0f} frames/s per core; "
           f"the decode stage at ×16: {stage_per_core:.0f} frames/s per core "
           f"({large['frames'] / large['stage_cpu_s']['decode']:.0f} per CPU second of the process tree)")
+    roles = large["decode_cpu_by_role"]
+    bare_ms = sum(v["cpu_s"] for v in bare) / bare_frames * 1e3
+    print("the decode stage at ×16, CPU ms per frame by process: "
+          + ", ".join(f"{role} {roles.get(role, 0.0) / large['frames'] * 1e3:.3f}" for role in ROLES)
+          + f"; the bare loop {bare_ms:.3f} (the decoders decode, find cuts and sample clips; "
+            "the workers measure quality, augment, write shards and hand records to Spark)")
     print(json.dumps({"results": results, "bare": {k: v for k, v in by_kind.items()}}))
     small = results[1]
     record(Ratio("scale_curate", "CPU seconds per video, ×16 / ×1", large["cpu_s"] / large["videos"],

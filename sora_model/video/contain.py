@@ -9,6 +9,7 @@ after it dies or is killed. The parent watches each video's wall time and the ch
 
 from __future__ import annotations
 
+import contextlib
 import faulthandler
 import logging
 import multiprocessing
@@ -18,6 +19,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from sora_model.lake.object_store import StoreUnreachable
@@ -26,6 +28,8 @@ from sora_model.video.rejects import Rejected
 
 logger = logging.getLogger(__name__)
 
+PROCESS_NAME = "sora-decoder"
+"""The decoding process's name, as ps and top show it."""
 _POLL_S = 0.05
 _PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
@@ -73,6 +77,8 @@ def _serve(conn: Any) -> None:  # noqa: ANN401 - a multiprocessing Connection
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     faulthandler.disable()
+    with contextlib.suppress(OSError):  # named for ps and top (Linux): the executors' decoders, not workers
+        Path("/proc/self/comm").write_text(PROCESS_NAME)
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -103,7 +109,7 @@ class DecoderProcess:
     def _start(self) -> None:
         ctx = multiprocessing.get_context("fork")
         parent, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True, name="sora-decoder")
+        self._proc = ctx.Process(target=_serve, args=(child,), daemon=True, name=PROCESS_NAME)
         self._proc.start()
         child.close()
         self._conn = parent

@@ -99,7 +99,9 @@ def test_contained_and_in_process_decoding_give_the_same_clips(corpus: Path, man
     assert contained.rejected is None and len(contained.clips) == len(inside.clips) > 0
     for (s1, r1), (s2, r2) in zip(inside.clips, contained.clips):
         assert s1 == s2 and all(np.array_equal(a, b) for a, b in zip(r1, r2))
-    assert contain.shared().pid is not None  # kept for the next video
+    pid = contain.shared().pid
+    assert pid is not None  # kept for the next video
+    assert Path(f"/proc/{pid}/comm").read_text().strip() == contain.PROCESS_NAME  # as ps and top show it
 
 
 def test_a_probe_past_its_memory_cap_is_a_probe_reject(large_video: str):
