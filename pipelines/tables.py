@@ -88,14 +88,23 @@ class Staged:
         return ds.dataset(path, format="parquet", filesystem=fs).to_table(columns=columns, filter=where)
 
     def parts(self, where: Any = None, rows_per_part: int = 16_384) -> Iterator[Any]:  # noqa: ANN401 - pyarrow
-        """The rows (only those matching the pyarrow expression ``where`` when given) as pyarrow Tables of at
-        most ``rows_per_part`` rows, read one at a time."""
+        """The rows (only those matching the pyarrow expression ``where`` when given) as pyarrow Tables of
+        about ``rows_per_part`` rows (fewer only for the last), read one at a time. The batches of the staged
+        files are gathered up to that size: each part costs its reader a look-up among the lake's keys."""
         import pyarrow.dataset as ds
 
         fs, path = storage.filesystem(self.uri)
+        held: list[Any] = []
+        rows = 0
         for batch in ds.dataset(path, format="parquet", filesystem=fs).to_batches(
                 filter=where, batch_size=rows_per_part):
-            yield pa.Table.from_batches([batch])
+            held.append(batch)
+            rows += batch.num_rows
+            if rows >= rows_per_part:
+                yield pa.Table.from_batches(held)
+                held, rows = [], 0
+        if held:
+            yield pa.Table.from_batches(held)
 
     def frame(self, spark: SparkSession) -> DataFrame:
         return spark.read.parquet(spark_uri(self.uri))

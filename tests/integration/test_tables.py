@@ -66,3 +66,16 @@ def test_staged_rows_are_streamed_in_parts_into_one_commit_and_known_keys_merged
                         where=pc.field("uri") != "/k39999")
     assert _operations(tmp_path)[-1] == "MERGE" and len(_operations(tmp_path)) == before + 1
     assert delta.read_table(str(tmp_path), "rejects", ["uri"]).num_rows == 39_999
+
+
+def test_staged_files_are_gathered_into_parts_of_the_asked_size(tmp_path: Path):
+    """Spark stages a file per task: each part costs a look-up among the lake's keys, so small files are gathered."""
+    import pyarrow.parquet as pq
+
+    from pipelines.tables import Staged
+
+    for i in range(8):
+        pq.write_table(_rejects(*[(f"/f{i}-{k}", "too_short") for k in range(10)]), tmp_path / f"part-{i}.parquet")
+    staged = Staged.of(str(tmp_path))
+    assert [p.num_rows for p in staged.parts()] == [80]
+    assert [p.num_rows for p in staged.parts(rows_per_part=30)] == [30, 30, 20]
