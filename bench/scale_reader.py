@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
@@ -112,7 +113,7 @@ def _rank_throughput(rank: int, world: int, port: int, uris: list[str], rounds: 
     cfg = ReaderConfig(batch_size=32, shuffle_buffer=256)
     reader = ShardDataset(uris, cfg, rank=rank, world_size=world)
     batches = [dict(b) for b in DataLoader(reader, batch_size=None)]  # this rank's share, in RAM
-    loaders = {"baseline": InMemory(batches), "reader": ShardDataset(uris, cfg, rank=rank, world_size=world)}
+    loaders = {"baseline": InMemory(batches), "reader": reader}
     loaders = {k: DataLoader(d, batch_size=None, num_workers=1, persistent_workers=True, prefetch_factor=4)
                for k, d in loaders.items()}
     sync = torch.zeros(1)
@@ -148,9 +149,7 @@ def ddp_throughput(tmp: Path, shape: tuple[int, ...], world: int = 2, rounds: in
     from bench.loader import _free_port
     from bench.loader import write_shards as write_clip_shards
 
-    clip_bytes = 1
-    for n in shape:
-        clip_bytes *= n
+    clip_bytes = math.prod(shape)
     rows = THROUGHPUT_BYTES // clip_bytes
     uris = write_clip_shards(str(tmp / "x".join(map(str, shape[:3]))), rows, list(shape))
     with mp.Manager() as manager:

@@ -7,7 +7,7 @@ Every write is a MERGE on content-derived keys, so a rerun or a retried stage ad
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -202,22 +202,33 @@ class Tables:
         ``present``, when given, holds every key of the table that a row of ``rows`` could match (read under
         the lake lock, so no other writer adds one): rows whose key is not there are appended, without the MERGE's
         scan of the whole table; only the others are merged."""
-        self._ensure(name)
-        if present is not None:
-            fresh, rows = self._split(name, rows, present)
-            if fresh.num_rows:
-                delta.append(self.layout.root, name, fresh)
-            logger.debug("table %s: %d rows appended, %d to merge", name, fresh.num_rows, rows.num_rows)
-            if not rows.num_rows:
-                return
-        metrics = delta.merge(self.layout.root, name, rows, KEYS[name], update)
-        logger.debug("table %s: delta-rs merge %s", name, metrics)
+        if present is None:
+            self._ensure(name)
+            metrics = delta.merge(self.layout.root, name, rows, KEYS[name], update)
+            logger.debug("table %s: delta-rs merge %s", name, metrics)
+            return
+        self._append_new_merge_rest(name, [rows], update, present)
 
-    @staticmethod
-    def _split(name: str, rows: Any, present: Any) -> tuple[Any, Any]:  # noqa: ANN401 - pyarrow Tables
-        """``rows`` whose keys are not among ``present``'s, and the others."""
-        known = pc.is_in(_key_text(rows, KEYS[name]), value_set=_present_keys(rows, present, KEYS[name]))
-        return rows.filter(pc.invert(known)), rows.filter(known)
+    def _append_new_merge_rest(self, name: str, parts: Iterable[Any], update: bool,  # noqa: ANN401
+                               present: Any) -> None:  # noqa: ANN401 - pyarrow Tables
+        """Rows that come in ``parts`` (pyarrow Tables, one held at a time): those whose keys are not among
+        ``present``'s appended in one commit, without a MERGE's scan of the table; the few others (a retried
+        run's) merged after."""
+        self._ensure(name)
+        matched: list[Any] = []
+
+        def fresh() -> Iterator[Any]:
+            for part in parts:
+                known = pc.is_in(_key_text(part, KEYS[name]), value_set=_present_keys(part, present, KEYS[name]))
+                if pc.any(known).as_py():
+                    matched.append(part.filter(known))
+                yield part.filter(pc.invert(known))
+
+        appended = delta.append_parts(self.layout.root, name, fresh())
+        logger.debug("table %s: %d rows appended, %d to merge", name, appended, sum(t.num_rows for t in matched))
+        if matched:
+            metrics = delta.merge(self.layout.root, name, pa.concat_tables(matched), KEYS[name], update)
+            logger.debug("table %s: delta-rs merge %s", name, metrics)
 
     def merge_rows(self, name: str, rows: list[dict[str, Any]], update: bool = True,
                    present: Any = None) -> None:  # noqa: ANN401 - a pyarrow Table
@@ -240,23 +251,9 @@ class Tables:
                 rows = staged.arrow(where=where)
                 self.merge_arrow(name, shape(rows) if shape else rows, update)
                 return
-            # Streamed: one part of the staged rows is held at a time; the new rows go into one commit, and the
-            # few whose keys the table holds (a retried run's) are merged after.
-            self._ensure(name)
-            matched: list[Any] = []
-
-            def fresh() -> Iterator[Any]:
-                for part in staged.parts(where):
-                    new, old = self._split(name, shape(part) if shape else part, present)
-                    if old.num_rows:
-                        matched.append(old)
-                    yield new
-
-            appended = delta.append_parts(self.layout.root, name, fresh())
-            logger.debug("table %s: %d rows appended, %d to merge", name, appended, sum(t.num_rows for t in matched))
-            if matched:
-                metrics = delta.merge(self.layout.root, name, pa.concat_tables(matched), KEYS[name], update)
-                logger.debug("table %s: delta-rs merge %s", name, metrics)
+            # Streamed: one part of the staged rows is held at a time.
+            self._append_new_merge_rest(name, (shape(part) if shape else part for part in staged.parts(where)),
+                                        update, present)
             return
         frame = staged.frame(self._session(f"a Spark MERGE into {name!r}"))
         if shape is not None or where is not None:

@@ -156,13 +156,7 @@ def merge(lake_uri: str, name: str, source: Any, keys: tuple[str, ...],  # noqa:
 def append(lake_uri: str, name: str, rows: Any) -> None:  # noqa: ANN401 - a pyarrow Table
     """Add ``rows`` to the existing table ``name`` in one commit, reading none of its files: for rows whose keys
     the caller knows are not in the table (``Tables.merge_arrow``'s ``present``)."""
-    from deltalake import write_deltalake
-
-    table = _open(lake_uri, name)
-    if table is None:
-        raise RuntimeError(f"bug: append to table {name!r} of {lake_uri} before it was created")
-    uri = LakeLayout.of(lake_uri).table(name)
-    write_deltalake(uri, conform(rows, table), mode="append", storage_options=object_store.delta_options(uri))
+    append_parts(lake_uri, name, [rows])
 
 
 def append_parts(lake_uri: str, name: str, parts: Iterable[Any]) -> int:  # noqa: ANN401 - pyarrow Tables
