@@ -155,14 +155,15 @@ def copies_of(template: Template, copies: int, first: int, lake: str, version: i
     return out
 
 
-def grow_lake(template: Template, lake: str, clips: int, seed: int = 0) -> dict:
+def grow_lake(template: Template, lake: str, clips: int, layout, seed: int = 0) -> dict:  # noqa: ANN001
     """A lake of at least ``clips`` clips in dataset ``DATASET``, grown from the template, ``PER_VERSION`` clips
-    (or all, when fewer) to a version. Returns the rows per table."""
+    (or all, when fewer) to a version, its videos indexed version by version as curate runs index them (band
+    ``layout``; segments merged as they pile up). Returns the rows per table and the seconds the index took."""
     import numpy as np
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    from sora_model.lake import delta
+    from sora_model.lake import delta, video_index
     from sora_model.lake.layout import LakeLayout
     from sora_model.lake.tables import arrow_schema
 
@@ -177,6 +178,9 @@ def grow_lake(template: Template, lake: str, clips: int, seed: int = 0) -> dict:
     counts = {k: dict.fromkeys(template.dataset[k], 0) for k in ("rows_per_split", "clips_per_split",
                                                                 "videos_per_split")}
     first, version = 0, 0
+    start = time.perf_counter()
+    video_index.ensure(lake, DATASET, layout, 1, [])  # an empty dataset's markers
+    index_s = time.perf_counter() - start
     while first < total_copies:
         copies = min(per_version, total_copies - first)
         version += 1
@@ -185,6 +189,10 @@ def grow_lake(template: Template, lake: str, clips: int, seed: int = 0) -> dict:
             table = made[name].cast(arrow_schema(name))
             write_deltalake(layout.table(name), table, mode="append")
             rows[name] += table.num_rows
+        start = time.perf_counter()
+        for name, index_rows in video_index.index_rows(DATASET, version, made["videos"], layout).items():
+            video_index.add(lake, name, index_rows)
+        index_s += time.perf_counter() - start
         shards += made["shards"]
         for key in counts:
             for split, n in template.dataset[key].items():
@@ -197,6 +205,7 @@ def grow_lake(template: Template, lake: str, clips: int, seed: int = 0) -> dict:
                         mode="append")
         first += copies
     rows["versions"] = version
+    rows["index_s"] = index_s
     return rows
 
 
@@ -250,11 +259,12 @@ def main() -> int:
             for n in sizes:
                 lake = str(tmp / f"lake-{n}")
                 start = time.perf_counter()
-                rows = grow_lake(template, lake, n)
+                rows = grow_lake(template, lake, n, curate_config(lake, "").near_dup.band_layout)
                 grown_s = time.perf_counter() - start
                 size_mb = sum(f.stat().st_size for f in Path(lake).rglob("*") if f.is_file()) / 2**20
                 print(f"grew a lake of {rows['clips']:,} clips ({rows['videos']:,} videos, {rows['versions']} "
-                      f"versions, {size_mb:,.0f} MB) in {grown_s:.0f} s", flush=True)
+                      f"versions, {size_mb:,.0f} MB) in {grown_s:.0f} s, its index {rows['index_s']:.0f} s of it)",
+                      flush=True)
                 cfg = curate_config(lake, str(tmp / "new"))
                 before = rss_mb()
                 added = timed_run(spark, cfg)

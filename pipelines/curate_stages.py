@@ -35,7 +35,7 @@ from sora_model.dataset.build import DatasetPlan
 from sora_model.dataset.labels import class_index, read_corpus_labels, read_labels_csv
 from sora_model.dataset.schema import describe
 from sora_model.dataset.split import SPLITS
-from sora_model.lake import delta, storage
+from sora_model.lake import delta, storage, video_index
 from sora_model.lake.listing import LABELS_FILE
 from sora_model.video import rejects as reasons
 from sora_model.video.probe import PROBE_FIELDS
@@ -52,7 +52,7 @@ class _AfterIngest(Stage):
 class Ingest(Stage):
     name, about = "ingest", "list the corpus, keep files the lake does not account for"
     reads = ("cfg", "layout", "version")
-    writes = ("new_files", "labels_files", "rejected_before", "done_ids", "undone_ids")
+    writes = ("new_files", "labels_files", "rejected_before", "undone_ids")
 
     def run(self, state: CurateState) -> None:
         cfg, s = state.cfg, state.summary
@@ -65,20 +65,23 @@ class Ingest(Stage):
         # In this process with delta-rs and pyarrow: the listing is here already, the lake's file keys are a few
         # columns, and a Spark query over Delta tables another writer (delta-rs) changed first replays their logs.
         root = state.layout.root
-        # Only this dataset's rows: another dataset over the same files judged them with its own settings.
-        of_dataset = pc.field("dataset") == cfg.dataset
-        videos = delta.read_table(root, "videos", ["dataset", "video_id", *FILE_KEY], where=of_dataset)
-        rejects = delta.read_table(root, "rejects", ["dataset", *FILE_KEY], where=of_dataset)
+        # Only this dataset's rows (another dataset over the same files judged them with its own settings), and
+        # only those of listed files: new files mostly land in new folders, so the files whose uri statistics
+        # miss the listing's are not read (what this costs follows the corpus, not the lake).
+        uris = sorted({f[0] for f in listed})
+        listed_rows = (pc.field("dataset") == cfg.dataset) & pc.field("uri").isin(uris)
+        within = {"uri": (uris[0], uris[-1])} if uris else None
+        videos = delta.read_table(root, "videos", ["dataset", "video_id", *FILE_KEY], where=listed_rows,
+                                  within=within)
+        rejects = delta.read_table(root, "rejects", ["dataset", *FILE_KEY], where=listed_rows, within=within)
         # The clips a crashed attempt at this version left: their videos are not done, and they are the only
         # clips rows this run's can match (read once, here, for both).
         leftover = unregistered_clips(root, cfg.dataset, state.version)
         state.present["clips"] = leftover.select(["dataset", "clip_id"])
         state.undone_ids = pc.unique(leftover["video_id"])
-        done_ids = state.done_ids = done_video_ids(videos["video_id"] if videos is not None else None,
-                                                   state.undone_ids)
-        for name, rows in (("videos", videos), ("rejects", rejects)):
-            if rows is not None:
-                state.present[name] = rows
+        done_ids = done_video_ids(videos["video_id"] if videos is not None else None, state.undone_ids)
+        if rejects is not None:  # the rows this run's rejects rows can match: those of listed files
+            state.present["rejects"] = rejects
         done = [] if rejects is None else [rejects.select(FILE_KEY)]
         if videos is not None:
             done.append(videos.filter(pc.is_in(videos["video_id"], value_set=done_ids)).select(FILE_KEY))
@@ -98,7 +101,7 @@ class Ingest(Stage):
 class Probe(_AfterIngest):
     name, about = "probe", "hash, probe and gate each new file on the executors (files the lake knows: gated here)"
     reads = ("new_files", "staging", "layout")
-    writes = ("probed", "probed_now")
+    writes = ("probed", "probed_now", "probed_ids")
 
     def run(self, state: CurateState) -> None:
         cfg, spark = state.cfg, state.spark
@@ -107,7 +110,7 @@ class Probe(_AfterIngest):
         # gate is applied again, here, without reading the file.
         known, state.present["files"] = known_files(state.layout.root, state.new_files, near_dup)
         fresh = [f for f in state.new_files if tuple(f) not in known]
-        frames = []
+        frames, staged_rows = [], []
         if known:
             records = [row_schemas.probed_record(dict(zip(FILE_KEY, f)), gate_known(known[tuple(f)], cfg.clean,
                                                                                      near_dup), 0.0)
@@ -115,6 +118,7 @@ class Probe(_AfterIngest):
             staged = Staged.write(storage.join(state.staging, "probed_known"),
                                   pa.Table.from_pylist(records, schema=row_schemas.PROBED))
             frames.append(staged.frame(spark))
+            staged_rows.append(staged)
         if fresh:
             probed, _ = executors.run_to_staging(
                 spark.createDataFrame(fresh, FILE_SCHEMA), state.partitions(len(fresh)),
@@ -122,7 +126,10 @@ class Probe(_AfterIngest):
                 storage.join(state.staging, "probed"))
             frames.append(probed)
             state.probed_now = Staged.of(storage.join(state.staging, "probed"))
+            staged_rows.append(state.probed_now)
         state.probed = frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+        state.probed_ids = sorted({v for rows in staged_rows for v in rows.arrow(
+            ["video_id"], where=pc.field("reject_reason").is_null())["video_id"].to_pylist()})
         state.summary.files_probed_before = len(known)
 
 
@@ -139,23 +146,28 @@ def _labels(cfg: CurateConfig, found: list[str]) -> dict[str, str]:
 
 class Clean(_AfterIngest):
     name, about = "clean", "exact and near duplicates, labels"
-    reads = ("probed", "tables", "latest", "version", "staging", "new_files", "labels_files", "done_ids",
+    reads = ("probed", "probed_ids", "tables", "latest", "version", "staging", "new_files", "labels_files",
              "undone_ids")
     writes = ("cleaned", "done_videos")
 
     def run(self, state: CurateState) -> None:
         probed, spark, near_cfg = state.probed, state.spark, state.cfg.near_dup
         root, dataset = state.layout.root, state.cfg.dataset
-        done_ids = state.done_ids
-        # A small run reads the dataset's lake videos here with delta-rs (a few columns, no Spark job; a Spark
-        # query would first replay the log of a table delta-rs wrote last) and finds near-duplicates in numpy.
-        on_driver = len(done_ids) + len(state.new_files) <= near_cfg.driver_max_videos
-        lake_rows: list[dict[str, Any]] = []
+        # The index holds every videos row (the tables stage writes it, for either path below, before them), with
+        # the bands of each signature whether this run compares them or not (a later run may).
+        layout = near_cfg.band_layout
+        video_index.ensure(root, dataset, layout, state.version, state.undone_ids.to_pylist())
+        # A run of up to driver_max_videos new files looks its videos up in the lake's index in this process (a
+        # few row groups whatever the lake's size); a larger one joins with the dataset's videos in Spark.
+        on_driver = len(state.new_files) <= near_cfg.driver_max_videos
         if on_driver:
-            lake_rows = delta.read_rows(root, "videos", ["video_id", "uri", "signature", "duration_s", "width_px",
-                                                         "height_px"], where=(pc.field("dataset") == dataset) & (
-                pc.field("video_id").isin(done_ids)))
-            state.done_videos = spark.createDataFrame([(r["video_id"], r["uri"]) for r in lake_rows],
+            known = video_index.lookup_videos(root, dataset, state.probed_ids)
+            # Any version's rows are keys this run's videos rows can match (a crashed attempt's); the done ones
+            # (registered: below the version this run builds) are what duplicates are judged against.
+            state.present["videos"] = known.select(["video_id"]).append_column(
+                "dataset", pa.array([dataset] * known.num_rows, pa.string()))
+            done = known.filter(pc.less(known["dataset_version"], state.version))
+            state.done_videos = spark.createDataFrame(list(zip(done["video_id"].to_pylist(), done["uri"].to_pylist())),
                                                       "video_id string, uri string")
         else:
             # The done videos are the dataset's videos rows but the few a crashed run left (done_video_ids): a
@@ -184,8 +196,14 @@ class Clean(_AfterIngest):
         unique = state.cache(ok.where(F.col("lake_uri").isNull() & (F.col("kept_uri") == F.col("uri"))))
         near = unique.limit(0).select(*FILE_KEY, "video_id", *row_schemas.REJECT_COLUMNS)
         if near_cfg.enabled:
-            found = (near_duplicates_on_driver(unique, lake_rows, near_cfg) if on_driver
-                     else near_duplicates(unique, state.done_videos, near_cfg))
+            if on_driver:
+                def lake_of(signatures: list[list[int]]) -> list[dict[str, Any]]:
+                    rows = video_index.lookup_bands(root, dataset, signatures, layout)
+                    return rows.filter(pc.less(rows["dataset_version"], state.version)).to_pylist()
+
+                found = near_duplicates_on_driver(unique, lake_of, near_cfg)
+            else:
+                found = near_duplicates(unique, state.done_videos, near_cfg)
             near = spark.createDataFrame(found, near.schema)
         accepted = unique.join(near.select("video_id"), "video_id", "left_anti").select(
             "video_id", *FILE_KEY, *PROBE_FIELDS, "signature", F.coalesce("label", F.lit(-1)).alias("label"),
@@ -292,11 +310,32 @@ class WriteTables(_AfterIngest):
                 uris = sorted(set(videos["uri"].to_pylist()) & state.rejected_before)
                 tables.remove("rejects", pa.table({"dataset": pa.array([state.cfg.dataset] * len(uris), pa.string()),
                                                    "uri": pa.array(uris, pa.string())}))
+            _index_videos(state, decoded)
             tables.merge_staged("videos", decoded, shape=partial(row_schemas.table_rows, table="videos", run=run),
                                 where=pc.field("kind") == "video",
                                 present=present.get("videos"))
         if cleaned.touched.rows:
             _refresh_touched(state, cleaned.touched.arrow(), run)
+
+
+INDEX_PART_VIDEOS = 100_000
+"""Videos indexed per segment of ``video_index`` by the tables stage (a part's rows are held at once)."""
+
+
+def _index_videos(state: CurateState, decoded: Staged) -> None:
+    """Write the lake's index rows (``video_index``) of this run's new videos, before their videos rows: the index
+    then holds every videos row. Videos a crashed attempt indexed already are looked up and left."""
+    layout = state.cfg.near_dup.band_layout
+    root, dataset = state.layout.root, state.cfg.dataset
+    accepted = (pc.field("kind") == "video") & pc.field("reject_reason").is_null()
+    for part in decoded.parts(where=accepted, rows_per_part=INDEX_PART_VIDEOS):
+        known = video_index.lookup_videos(root, dataset, part["video_id"].to_pylist())
+        fresh = part.filter(pc.invert(pc.is_in(part["video_id"], value_set=known["video_id"])))
+        rows = video_index.index_rows(dataset, state.version, fresh, layout)
+        # Bands first: a content row then always names a video whose bands are committed.
+        for table in (video_index.BANDS, video_index.CONTENT):
+            if table in rows:
+                video_index.add(root, table, rows[table])
 
 
 def _probed_files(probed: Any, run: dict[str, Any]) -> Any:  # noqa: ANN401 - pyarrow Tables

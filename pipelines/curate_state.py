@@ -56,17 +56,17 @@ class CurateState:
     rejected_before: set[str] = field(default_factory=set)
     """URIs of new files the rejects table already names (a file replaced in place): if now curated, their
     rejects rows go."""
-    done_ids: Any = None  # a pyarrow Array
-    """Ids of the videos registered in the dataset before this version (``done_video_ids``), read once."""
     undone_ids: Any = None  # a pyarrow Array
     """Ids of the dataset's videos rows that are not done (those of ``unregistered_clips``): a crashed run's."""
     present: dict[str, Any] = field(default_factory=dict)  # table name -> a pyarrow Table of its keys
     """Per table, every key already in it that a row of this run could match, found by the reads the stages
     make anyway (under the lake lock): the tables stage appends the other rows instead of a MERGE's scan of the
-    whole table (``Tables.merge_arrow``)."""
+    whole table (``Tables.merge_arrow``). A table without an entry is MERGEd."""
     done_videos: DataFrame | None = None
     probed: DataFrame | None = None
     """PROBED rows of every new file: probed now, or gated on facts the ``files`` table holds."""
+    probed_ids: list[str] = field(default_factory=list)
+    """Content ids of the new files that passed probe and gate (sorted, distinct)."""
     probed_now: Staged | None = None
     """The PROBED rows of the files the executors read in this run (they go to ``files``)."""
     cleaned: Cleaned | None = None

@@ -4,6 +4,7 @@ candidates either way), checked hash by hash on the driver, losers as ``near_dup
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from pyspark.sql import Column, DataFrame
@@ -36,13 +37,17 @@ def _near_rejects(chosen: dict[str, tuple[SignedVideo, float]], files: dict[str,
             for vid, (winner, frac) in sorted(chosen.items())]
 
 
-def near_duplicates_on_driver(new: DataFrame, lake_rows: list[dict[str, Any]],
+def near_duplicates_on_driver(new: DataFrame, lake_of: Callable[[list[list[int]]], list[dict[str, Any]]],
                               cfg: NearDupConfig) -> list[dict[str, Any]]:
-    """``near_duplicates`` for a small run: this run's videos collected (one Spark job), the lake's rows as read
-    by delta-rs, the LSH candidates found in numpy; the same rows as the Spark join gives."""
+    """``near_duplicates`` for a small run: this run's videos collected (one Spark job), the lake's that may match
+    them from ``lake_of`` (given their signatures, it returns the lake's videos that share a band with one: the
+    lake's index), the LSH candidates found in numpy; the same rows as the Spark join gives."""
     rows = {r["video_id"]: r for r in new.select(*_SIGNED_COLUMNS, "label").collect()}
     fresh = [_signed(r, in_lake=False, labelled=r["label"] is not None) for r in rows.values()]
-    lake = [_signed(r, in_lake=True, labelled=True) for r in lake_rows if r["signature"]]
+    if not fresh:
+        return []
+    lake = [_signed(r, in_lake=True, labelled=True) for r in lake_of([list(v.signature) for v in fresh])
+            if r["signature"] and r["video_id"] not in rows]
     pairs = candidate_pairs(fresh, lake, cfg.bands, cfg.band_frames)
     chosen = choose_near_duplicates(pairs, {v.video_id: v for v in (*fresh, *lake)}, cfg)
     return _near_rejects(chosen, rows)

@@ -31,7 +31,7 @@ def read_table(lake_uri: str, name: str, columns: list[str] | None = None,
     reading (deletion vectors, column mapping: reader version > 1; partition columns) are left to delta-rs."""
     import pyarrow.dataset as ds
 
-    table = _open(lake_uri, name)
+    table = open_table(lake_uri, name)
     if table is None:
         return None
     if table.protocol().min_reader_version > 1 or table.metadata().partition_columns:
@@ -72,12 +72,12 @@ def files_within(table: Any, within: dict[str, Span] | None) -> list[str]:  # no
     if not within:
         return uris
     actions = pa.table(table.get_add_actions(flatten=True))
-    keep = pa.array([True] * actions.num_rows)
+    keep = pa.array([True] * actions.num_rows, pa.bool_())  # (typed: a table of no files gives no rows)
     for column, (low, high) in within.items():
-        if f"min.{column}" not in actions.column_names:
-            continue
+        if f"min.{column}" not in actions.column_names or pa.types.is_null(actions[f"min.{column}"].type):
+            continue  # no file has statistics for it
         lowest, highest = actions[f"min.{column}"], actions[f"max.{column}"]
-        outside = pa.array([False] * actions.num_rows)
+        outside = pa.array([False] * actions.num_rows, pa.bool_())
         if high is not None:
             outside = pc.or_(outside, pc.fill_null(pc.greater(lowest, high), False))
         if low is not None:
@@ -97,7 +97,7 @@ def _relative(uri: str, root: str) -> str:
 def table_version(lake_uri: str, name: str) -> int | None:
     """The table's latest committed version, read from its log by delta-rs (no Spark job: through Spark this is
     a history query, several jobs); None when the lake has no such table yet."""
-    table = _open(lake_uri, name)
+    table = open_table(lake_uri, name)
     return None if table is None else int(table.version())
 
 
@@ -109,7 +109,8 @@ def read_rows(lake_uri: str, name: str, columns: list[str] | None = None, where:
     return table.to_pylist(maps_as_pydicts="strict") if table is not None else []
 
 
-def _open(lake_uri: str, name: str) -> Any | None:  # noqa: ANN401 - a deltalake.DeltaTable
+def open_table(lake_uri: str, name: str) -> Any | None:  # noqa: ANN401 - a deltalake.DeltaTable
+    """The table's latest snapshot (delta-rs); None when the lake has no such table yet."""
     from deltalake import DeltaTable
 
     uri = LakeLayout.of(lake_uri).table(name)
@@ -120,7 +121,7 @@ def _open(lake_uri: str, name: str) -> Any | None:  # noqa: ANN401 - a deltalake
 
 def columns(lake_uri: str, name: str) -> list[str] | None:
     """The table's column names from its log (no data read); None when the lake has no such table yet."""
-    table = _open(lake_uri, name)
+    table = open_table(lake_uri, name)
     return None if table is None else [f.name for f in table.schema().fields]
 
 
@@ -142,7 +143,7 @@ def merge(lake_uri: str, name: str, source: Any, keys: tuple[str, ...],  # noqa:
     Meant for increments small enough to hold in memory: it costs milliseconds where Spark's MERGE costs about
     fifteen Spark jobs whatever the size. The source is cast to the table's schema, so a column the table has
     but the source lacks is a bug, not a silent null."""
-    table = _open(lake_uri, name)
+    table = open_table(lake_uri, name)
     if table is None:
         raise RuntimeError(f"bug: merge into table {name!r} of {lake_uri} before it was created")
     source = conform(source, table)
@@ -168,7 +169,7 @@ def append_parts(lake_uri: str, name: str, parts: Iterable[Any]) -> int:  # noqa
     import pyarrow as pa
     from deltalake import write_deltalake
 
-    table = _open(lake_uri, name)
+    table = open_table(lake_uri, name)
     if table is None:
         raise RuntimeError(f"bug: append to table {name!r} of {lake_uri} before it was created")
     rows = (conform(part, table) for part in parts if part.num_rows)
@@ -191,7 +192,7 @@ def append_parts(lake_uri: str, name: str, parts: Iterable[Any]) -> int:  # noqa
 
 def delete_matching(lake_uri: str, name: str, keys: Any) -> dict[str, Any] | None:  # noqa: ANN401 - pa.Table
     """Delete the rows of table ``name`` whose key columns (``keys``'s columns) match a row of ``keys``."""
-    table = _open(lake_uri, name)
+    table = open_table(lake_uri, name)
     if table is None or keys.num_rows == 0:
         return None
     condition = key_condition(keys.column_names)
@@ -235,7 +236,7 @@ def add_missing_columns(lake_uri: str, name: str, schema: Any) -> list[str]:  # 
     before read null). Returns their names."""
     from deltalake import Field
 
-    table = _open(lake_uri, name)
+    table = open_table(lake_uri, name)
     if table is None:
         return []
     have = {f.name for f in table.schema().fields}

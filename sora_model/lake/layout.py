@@ -2,7 +2,8 @@
 
 ```
 <root>/tables/<name>                         Delta tables (files, videos, rejects, clips, datasets, models,
-                                             predictions, aliases, decisions, monitoring)
+                                             predictions, aliases, decisions, monitoring; video_index and
+                                             video_bands: curate's look-up of videos by content and band)
 <root>/datasets/<name>/v<k>/<split>/*.parquet shards of dataset versions
 <root>/models/<run_id>/epoch-<n>/             training checkpoints (complete once meta.json exists)
 <root>/models/<run_id>/<variant>/             compressed variants of one of the run's checkpoints
@@ -21,7 +22,7 @@ from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE
 
 TABLES = ("files", "videos", "rejects", "clips", "datasets", "models", "predictions", "aliases", "decisions",
-          "monitoring")
+          "monitoring", "video_index", "video_bands")
 _CHECKPOINT = re.compile(r"^epoch-(\d+)$")
 
 

@@ -46,6 +46,9 @@ TABLES: dict[str, str] = {
         labelled_clips long, accuracy double, macro_f1 double, alerts array<string>, config_yaml string""",
     "aliases": """alias string, seq int, model_id string, model_uri string, deployed_id string, deployed_uri string,
         action string, reason string, previous_seq int, set_by string, set_at timestamp""",
+    "video_index": """dataset string, key long, dataset_version int, segment string, video_id string, uri string,
+        signature array<long>, duration_s double, width_px int, height_px int""",
+    "video_bands": """dataset string, key long, video_key long, dataset_version int, segment string""",
     "decisions": """dataset string, dataset_version int, cycle_run_id string, decided_at timestamp, action string,
         reason string, new_clips long, candidate_id string, production_id string, serving_id string,
         promotion_metric string, candidate_new double, production_new double, candidate_old double,
@@ -64,6 +67,8 @@ KEYS: dict[str, tuple[str, ...]] = {
     "aliases": ("alias", "seq"),
     "decisions": ("dataset", "dataset_version"),
     "monitoring": ("score_run_id",),
+    "video_index": ("dataset", "key"),
+    "video_bands": ("dataset", "key", "video_key"),
 }
 
 SCORING_REJECTS = "(scoring)"

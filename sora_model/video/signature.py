@@ -58,10 +58,14 @@ class NearDupConfig:
     band_frames: int = 32
     """Anchors per video for the LSH bands: this many of its hashes, spread evenly."""
     driver_max_videos: int = 100_000
-    """When this run's new files and the dataset's videos in the lake number at most this many, candidates are
-    found on the driver (numpy over the hashes read with delta-rs: no Spark job, and a small increment costs
-    little whatever the lake); above it, by the LSH join in Spark. Both find the same candidates, and the driver
-    holds them either way (the join's are collected). 0: always Spark."""
+    """When this run's new files number at most this many, candidates are found on the driver: the lake's side
+    from its index of videos by band (``video_bands``: a few row groups whatever the lake's size, no Spark job),
+    the pairs in numpy; above it, by the LSH join in Spark over every video of the dataset. Both find the same
+    candidates, and the driver holds them either way (the join's are collected). 0: always Spark."""
+
+    @property
+    def band_layout(self) -> BandLayout:
+        return BandLayout(self.bands, self.band_frames)
 
     @property
     def signature_settings(self) -> str:
@@ -211,6 +215,19 @@ def similarity(a: Sequence[int], b: Sequence[int], cfg: NearDupConfig) -> float:
 
 
 @dataclass(frozen=True)
+class BandLayout:
+    """How a signature becomes LSH band keys: ``bands`` bands of each of ``anchors`` hashes (``NearDupConfig``'s
+    ``bands`` and ``band_frames``). The lake's index of videos by band is kept per layout."""
+
+    bands: int
+    anchors: int
+
+    @property
+    def text(self) -> str:
+        return f"bands={self.bands},anchors={self.anchors}"
+
+
+@dataclass(frozen=True)
 class SignedVideo:
     """A video as near-duplicate detection sees it: its frame hashes and what ranks it against a copy."""
 
@@ -277,6 +294,8 @@ def candidate_pairs(new: Sequence[SignedVideo], lake: Sequence[SignedVideo], cou
     pending: list[np.ndarray] = []
     pending_size = 0
     for value, owner in _band_values(videos, count, anchors):
+        if not len(value):
+            continue
         # Runs of one band value: every two owners in a run share it. Only runs with a new video make pairs.
         starts = np.flatnonzero(np.r_[True, value[1:] != value[:-1]])
         has_new = np.maximum.reduceat(owner < len(new), starts) if len(starts) else np.zeros(0, bool)

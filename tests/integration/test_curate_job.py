@@ -74,10 +74,13 @@ def test_exact_duplicates_keep_one_copy_and_name_it(first, manifest: dict):
     assert kept[0] == str(first["input"] / original)
 
 
-def test_near_duplicates_found_on_the_driver_are_the_rows_the_spark_lsh_join_finds(first, manifest: dict):
+def test_near_duplicates_found_on_the_driver_are_the_rows_the_spark_lsh_join_finds(first, manifest: dict, tmp_path):
     # The curated videos' real keyframe hashes: half stay in the lake, the other half come again as new files
     # (unlabelled ones among them), with near copies (two bits flipped per hash) of some lake videos.
+    import pyarrow as pa
+
     from pipelines.near_dups import near_duplicates, near_duplicates_on_driver
+    from sora_model.lake import video_index
     from sora_model.video.signature import NearDupConfig
 
     videos = first["tables"].read("videos").where(F.size("signature") > 0).withColumn(
@@ -89,10 +92,19 @@ def test_near_duplicates_found_on_the_driver_are_the_rows_the_spark_lsh_join_fin
                                   *[c for c in videos.columns if c not in ("video_id", "uri", "signature")],
                                   flip.alias("signature"))
     new = videos.where(F.hash("video_id") % 2 != 0).unionByName(copies)
-    lake_rows = [r.asDict() for r in lake.collect()]
+    lake_rows = pa.Table.from_pylist([{k: r[k] for k in ("video_id", "uri", "signature", "duration_s", "width_px",
+                                                         "height_px")} for r in lake.collect()])
     for cfg in (NearDupConfig(), NearDupConfig(bands=4, min_match_frac=0.3, max_distance_bits=20)):
+        # The driver's lake side: the lake videos' bands in an index of their own, looked up.
+        index = str(tmp_path / f"index-{cfg.bands}")
+        for table, rows in video_index.index_rows("demo", 1, lake_rows, cfg.band_layout).items():
+            video_index.add(index, table, rows)
+
+        def lake_of(signatures: list[list[int]], index: str = index, cfg: NearDupConfig = cfg) -> list[dict]:
+            return video_index.lookup_bands(index, "demo", signatures, cfg.band_layout).to_pylist()
+
         on_spark = near_duplicates(new, lake, cfg)
-        assert near_duplicates_on_driver(new, lake_rows, cfg) == on_spark
+        assert near_duplicates_on_driver(new, lake_of, cfg) == on_spark
         assert {r["video_id"] for r in on_spark} >= {r["video_id"] for r in copies.collect()}
 
 

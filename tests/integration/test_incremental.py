@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
@@ -108,3 +109,31 @@ def test_a_rejected_file_replaced_by_a_good_video_leaves_rejects(spark, grown):
     assert second.files_new == 1 and second.videos_clipped == 1 and second.files_rejected == 0
     assert lake.read("rejects").where(F.col("uri") == str(broken)).count() == 0
     assert lake.read("videos").where(F.col("uri") == str(broken)).count() == 1
+
+
+def test_copies_of_earlier_videos_are_found_through_the_index_rebuilt_on_a_lake_without_one(spark, grown):
+    import shutil
+
+    from sora_model.lake import delta, video_index
+    from sora_model.video.writers import reencode
+
+    lake = grown["tables"]
+    original = lake.read("videos").where(F.col("run_id") == grown["summary"].run_id).orderBy("uri").first()["uri"]
+    copies = grown["input"] / "batch4"
+    copies.mkdir()
+    shutil.copy(original, copies / "exact.mp4")
+    reencode(Path(original), copies / "resized.mp4", scale=0.75, crf=23)
+    # A lake an earlier release wrote has no index: the run builds it from the videos table first.
+    for table in (video_index.CONTENT, video_index.BANDS):
+        shutil.rmtree(grown["lake"] / "tables" / table)
+    s = run(spark, grown["input"], grown["lake"])
+    assert s.files_new == 2 and s.videos_clipped == 0
+    assert s.rejects_by_reason == {"duplicate_of": 1, "near_duplicate_of": 1}
+    details = {r["uri"].rsplit("/", 1)[-1]: r["detail"] for r in lake.read("rejects").where(
+        F.col("uri").startswith(str(copies))).collect()}
+    assert details["exact.mp4"] == f"same sha256 as {original}"
+    assert details["resized.mp4"].startswith(f"near-duplicate of {original}:")
+    videos = lake.read("videos").where(F.col("dataset") == "demo").count()
+    index = delta.read_table(str(grown["lake"]), video_index.CONTENT)
+    assert index.num_rows == videos + 2  # every video once, and the two markers
+    assert run(spark, grown["input"], grown["lake"]).files_new == 0

@@ -61,6 +61,15 @@ def test_delete_matching_removes_only_rows_whose_keys_match(tmp_path: Path):
     assert [r["uri"] for r in delta.read_rows(lake, "rejects")] == ["/a"]
 
 
+def test_a_read_within_a_span_of_a_table_whose_rows_were_all_deleted_reads_nothing(tmp_path: Path):
+    lake = str(tmp_path)
+    delta.create(lake, "rejects", arrow_schema("rejects"))
+    delta.merge(lake, "rejects", _rows("rejects", [_reject("/a")]), KEYS["rejects"])
+    delta.delete_matching(lake, "rejects", pa.table({"uri": ["/a"]}))
+    got = delta.read_table(lake, "rejects", ["uri"], where=pc.field("uri").isin(["/a"]), within={"uri": ("/a", "/a")})
+    assert got.num_rows == 0
+
+
 def test_rows_lacking_a_column_of_the_table_are_refused_not_padded_with_nulls(tmp_path: Path):
     lake = str(tmp_path)
     delta.create(lake, "rejects", arrow_schema("rejects"))
@@ -108,7 +117,7 @@ def test_a_read_within_a_span_opens_only_the_files_whose_statistics_reach_it(tmp
     delta.create(lake, "clips", arrow_schema("clips"))
     for version in (1, 2, 3):  # one commit, one file, per version
         delta.append(lake, "clips", _rows("clips", [_clip(f"c{version}{i}", version) for i in range(3)]))
-    table = delta._open(lake, "clips")
+    table = delta.open_table(lake, "clips")
     assert len(delta.files_within(table, None)) == 3
     assert len(delta.files_within(table, {"dataset_version": (2, None)})) == 2
     assert len(delta.files_within(table, {"dataset_version": (2, 2)})) == 1
