@@ -155,10 +155,10 @@ def copies_of(template: Template, copies: int, first: int, lake: str, version: i
     return out
 
 
-def grow_lake(template: Template, lake: str, clips: int, layout, seed: int = 0) -> dict:  # noqa: ANN001
+def grow_lake(template: Template, lake: str, clips: int, bands, seed: int = 0) -> dict:  # noqa: ANN001
     """A lake of at least ``clips`` clips in dataset ``DATASET``, grown from the template, ``PER_VERSION`` clips
-    (or all, when fewer) to a version, its videos indexed version by version as curate runs index them (band
-    ``layout``; segments merged as they pile up). Returns the rows per table and the seconds the index took."""
+    (or all, when fewer) to a version, its videos indexed version by version as curate runs index them (``bands``, a
+    BandLayout; segments merged as they pile up). Returns the rows per table and the seconds the index took."""
     import numpy as np
     import pyarrow as pa
     from deltalake import write_deltalake
@@ -179,7 +179,7 @@ def grow_lake(template: Template, lake: str, clips: int, layout, seed: int = 0) 
                                                                 "videos_per_split")}
     first, version = 0, 0
     start = time.perf_counter()
-    video_index.ensure(lake, DATASET, layout, 1, [])  # an empty dataset's markers
+    video_index.ensure(lake, DATASET, bands, 1, [])  # an empty dataset's markers
     index_s = time.perf_counter() - start
     while first < total_copies:
         copies = min(per_version, total_copies - first)
@@ -190,7 +190,7 @@ def grow_lake(template: Template, lake: str, clips: int, layout, seed: int = 0) 
             write_deltalake(layout.table(name), table, mode="append")
             rows[name] += table.num_rows
         start = time.perf_counter()
-        for name, index_rows in video_index.index_rows(DATASET, version, made["videos"], layout).items():
+        for name, index_rows in video_index.index_rows(DATASET, version, made["videos"], bands).items():
             video_index.add(lake, name, index_rows)
         index_s += time.perf_counter() - start
         shards += made["shards"]

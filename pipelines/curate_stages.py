@@ -346,8 +346,9 @@ def _probed_files(probed: Any, run: dict[str, Any]) -> Any:  # noqa: ANN401 - py
 def _refresh_touched(state: CurateState, touched: Any, run: dict[str, Any]) -> None:  # noqa: ANN401 - pa.Table
     """Files already in the dataset whose modification time changed: their videos rows get the new file key
     and this run's run_id and time; nothing is decoded again."""
+    uris = sorted(touched["uri"].to_pylist())  # a touched file's videos row names its uri already
     videos = delta.read_table(state.layout.root, "videos", where=(pc.field("dataset") == state.cfg.dataset) & (
-        pc.field("video_id").isin(touched["video_id"].to_pylist())))
+        pc.field("video_id").isin(touched["video_id"].to_pylist())), within={"uri": (uris[0], uris[-1])})
     at = pc.index_in(videos["video_id"], value_set=touched["video_id"])  # (pyarrow joins skip list columns)
     for name in FILE_KEY:
         videos = videos.set_column(videos.column_names.index(name), name, touched[name].take(at))

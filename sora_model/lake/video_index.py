@@ -264,34 +264,46 @@ def row_groups(low: np.ndarray, high: np.ndarray, keys: np.ndarray) -> list[int]
 
 def lookup(lake_uri: str, table: str, dataset: str, keys: Iterable[int], columns: list[str]) -> Any:  # noqa: ANN401
     """The rows of ``table`` of ``dataset`` whose key is one of ``keys`` (``key`` and ``columns``), reading only the
-    row groups whose key range holds one: an empty Table when there are none."""
+    row groups whose key range holds one (the files in parallel): an empty Table when there are none."""
+    from concurrent.futures import ThreadPoolExecutor
+
     import pyarrow as pa
-    import pyarrow.compute as pc
-    import pyarrow.parquet as pq
 
     wanted = np.unique(np.fromiter(keys, dtype=np.int64))
-    read = list(dict.fromkeys(["key", "dataset", *columns]))
     schema = arrow_schema(table)
     names = list(dict.fromkeys(["key", *columns]))
     empty = pa.Table.from_pylist([], schema=pa.schema([schema.field(n) for n in names]))
     delta_table = delta.open_table(lake_uri, table)
     if delta_table is None or not len(wanted):
         return empty
-    value_set = pa.array(wanted)
-    found = []
-    for uri in delta.files_within(delta_table, {"key": (int(wanted[0]), int(wanted[-1]))}):
-        meta, low, high = _footer(uri)
-        groups = row_groups(low, high, wanted)
-        if not groups:
-            continue
-        fs, path = storage.filesystem(uri)
-        with fs.open_input_file(path) as f:
-            rows = pq.ParquetFile(f, metadata=meta).read_row_groups(groups, columns=read)
-        # Plain types first: a file delta-rs rewrote (a marker deleted) reads as string_view, which filters refuse.
-        rows = rows.select(read).cast(pa.schema([schema.field(n) for n in read]))
-        rows = rows.filter(pc.is_in(rows["key"], value_set=value_set))
-        found.append(rows.filter(pc.equal(rows["dataset"], dataset)))
-    return pa.concat_tables(found).select(names) if found else empty
+    uris = delta.files_within(delta_table, {"key": (int(wanted[0]), int(wanted[-1]))})
+    with ThreadPoolExecutor(max_workers=min(8, max(1, len(uris)))) as pool:  # pyarrow reads without the GIL
+        found = [rows for rows in pool.map(lambda uri: _lookup_file(uri, dataset, wanted, empty.schema), uris)
+                 if rows is not None]
+    return pa.concat_tables(found) if found else empty
+
+
+def _lookup_file(uri: str, dataset: str, wanted: np.ndarray, schema: Any) -> Any:  # noqa: ANN401
+    """``lookup`` in one file: its row groups that may hold a key, then their rows that do (filtered on the key
+    before any other column is decoded to plain values), as ``schema``'s columns."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    meta, low, high = _footer(uri)
+    groups = row_groups(low, high, wanted)
+    if not groups:
+        return None
+    fs, path = storage.filesystem(uri)
+    with fs.open_input_file(path) as f:
+        rows = pq.ParquetFile(f, metadata=meta, read_dictionary=["dataset"]).read_row_groups(
+            groups, columns=list(dict.fromkeys([*schema.names, "dataset"])))
+    # Plain types before a filter: a file delta-rs rewrote (a marker deleted) reads as string_view, which filters
+    # refuse; the dataset stays dictionary-encoded until the rows are the few with a wanted key.
+    of_dataset = rows["dataset"]
+    rows = rows.select(schema.names).cast(schema).append_column("dataset_", of_dataset)
+    rows = rows.filter(pc.is_in(rows["key"], value_set=pa.array(wanted)))
+    return rows.filter(pc.equal(rows["dataset_"].cast(pa.string()), dataset)).select(schema.names)
 
 
 def lookup_videos(lake_uri: str, dataset: str, video_ids: Iterable[str]) -> Any:  # noqa: ANN401 - pa.Table
