@@ -210,6 +210,10 @@ def compact(lake_uri: str, table: str) -> int:
             by_level.setdefault(_level(rows), []).append(segment)
         due = [level for level, names in sorted(by_level.items()) if len(names) >= (FANOUT if level == 0 else 2)]
         if not due:
+            if merges:
+                # The merged segments' files: only curate reads this table, under the lake lock, from the newest
+                # snapshot, so they go now rather than double the index on disk.
+                delta_table.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False)
             return merges
         names = sorted(by_level[due[0]])
         merged = _read_files(lake_uri, table, [p for name in names for p in segments[name][1]]).sort_by("key")

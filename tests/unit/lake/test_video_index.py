@@ -100,6 +100,8 @@ def test_level_zero_segments_merge_into_one_and_two_of_a_level_meet(tmp_path, mo
     _add(lake, "a", 10, _videos(rng, 150), layout=None)  # a second of level 1: the two merge
     sizes = sorted(rows for rows, _ in video_index._segments(delta.open_table(lake, video_index.CONTENT)).values())
     assert sizes == [80, 300]
+    on_disk = list((tmp_path / "tables" / video_index.CONTENT).glob("*.parquet"))
+    assert len(on_disk) == len(delta.open_table(lake, video_index.CONTENT).file_uris())  # merged files removed
     assert video_index.lookup_videos(lake, "a", batches[0]["video_id"].to_pylist()).num_rows == 10
 
 
