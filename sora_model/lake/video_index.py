@@ -88,10 +88,12 @@ def band_keys(signatures: Sequence[Sequence[int]], layout: BandLayout) -> tuple[
     width = 64 // layout.bands
     mask = np.uint64((1 << width) - 1) if width < 64 else np.uint64((1 << 64) - 1)
     keys, owners = [], []
+    tag = np.uint64(_hash64(layout.text))  # keys of two layouts never meet
     with np.errstate(over="ignore"):
         for i in range(layout.bands):
             value = (hashes >> np.uint64(i * width)) & mask
-            keys.append((_mix(value ^ _mix(np.uint64(_hash64(layout.text)) + np.uint64(i + 1) * _GOLDEN)) >> np.uint64(2)).view(np.int64))
+            salt = _mix(tag + np.uint64(i + 1) * _GOLDEN)  # the band's position
+            keys.append((_mix(value ^ salt) >> np.uint64(2)).view(np.int64))  # 62 bits: below CONTENT_TAG
             owners.append(owner)
     if not keys:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -239,9 +241,11 @@ def _read_files(lake_uri: str, table: str, paths: list[str]) -> Any:  # noqa: AN
     return ds.dataset(files, format=form, filesystem=fs).to_table()
 
 
-@lru_cache(maxsize=64)
+@lru_cache(maxsize=16)
 def _footer(uri: str) -> tuple[Any, np.ndarray, np.ndarray]:
-    """A file's Parquet footer and the min and max key of each row group (files never change once written)."""
+    """A file's Parquet footer and the min and max key of each row group (files never change once written): a
+    process that curates again (the cycle) parses the big segments' footers once. A few, as the footer of a
+    segment of 10^8 rows holds tens of MB."""
     import pyarrow.parquet as pq
 
     fs, path = storage.filesystem(uri)
