@@ -29,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 from bench.results import RESULTS_ENV, load, table  # noqa: E402
 
 BENCHES = ("bookkeeping", "decode", "loader", "object_store", "cluster_jars", "cluster_cycle", "shots", "near_dups",
-           "quality", "compress")
+           "quality", "compress", "stream_score", "serve")
 """In the order they run."""
 
 SCALE_BENCHES = ("scale_curate", "scale_listing", "scale_tables", "scale_reader")

@@ -152,6 +152,15 @@ def _top(mix: dict[str, int]) -> str:
     return ", ".join(f"{k} {v / total:.0%}" for k, v in sorted(mix.items(), key=lambda kv: -kv[1])[:4])
 
 
+def open_stream_windows(tables: Tables) -> set[str]:
+    """Run ids of scoring streams' windows that have not closed yet: a stream still adds predictions to them, and
+    writes each one's monitoring row itself once it has closed (``pipelines.stream_score``)."""
+    if not tables.exists("stream_batches"):
+        return set()
+    rows = tables.read("stream_batches").where(F.col("window_end") > F.current_timestamp()).select("run_id")
+    return {r["run_id"] for r in rows.distinct().collect()}
+
+
 def run_monitor(spark: SparkSession, cfg: MonitorJobConfig) -> MonitorSummary:
     tables = Tables(spark, cfg.lake_uri)
     summary = MonitorSummary(run_id=new_run_id())
@@ -161,6 +170,7 @@ def run_monitor(spark: SparkSession, cfg: MonitorJobConfig) -> MonitorSummary:
         else:
             done = {r["score_run_id"] for r in tables.read("monitoring").select("score_run_id").collect()}
             scored = tables.read("predictions").groupBy("run_id").agg(F.min("scored_at").alias("t")).collect()
+            done |= open_stream_windows(tables)
             todo = [r["run_id"] for r in sorted(scored, key=lambda r: r["t"]) if r["run_id"] not in done]
         for score_run_id in todo:
             row = monitor_run(tables, score_run_id, cfg)

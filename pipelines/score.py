@@ -128,21 +128,29 @@ def run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None = Non
 def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run_id: str) -> ScoreSummary:
     tables = Tables(spark, cfg.lake_uri)
     resolved = resolve_model(spark, cfg.lake_uri, cfg.model)
+    files = list_corpus(cfg.input_uri, cfg.listing).files
+    if only is not None:
+        files = [f for f in files if f[0] in only]
+    return score_files(spark, tables, cfg, resolved, files, run_id, f"score-{run_id}")
+
+
+def score_files(spark: SparkSession, tables: Tables, cfg: ScoreConfig, resolved: ResolvedModel,  # noqa: PLR0913
+                files: list[tuple[str, int, int]], run_id: str, staging_name: str) -> ScoreSummary:
+    """Score ``files`` ((uri, size_bytes, modified_ms) each) with ``resolved``: a prediction row per clip MERGEd
+    on clip_id + model_id (rows under ``run_id``), a reject row per bad file; the caller holds the lake lock.
+    Batch scoring calls it once per run, streaming once per micro-batch."""
     model_uri, card, alias = resolved.uri, resolved.card, resolved.alias
     # Decided on the driver, so a model executors could not use fails here with its reason.
     decode = cfg.decode.with_frames_shape(card.frames_shape)
     summary = ScoreSummary(run_id=run_id, model_id=card.model_id,
                            alias=f"{alias.alias} #{alias.seq}" if alias else None)
-    files = list_corpus(cfg.input_uri, cfg.listing).files
-    if only is not None:
-        files = [f for f in files if f[0] in only]
     summary.files = len(files)
     if not files:
         return summary
     cores = spark.sparkContext.defaultParallelism
     parts = max(1, min(len(files), cores * cfg.tasks_per_core))
     size_shuffles(spark, parts)
-    staging = tables.layout.staging(f"score-{run_id}")
+    staging = tables.layout.staging(staging_name)
     fn = executors.score_partition(model_uri, decode, cfg.clean, cfg.clip, cfg.batch_size, cfg.threads_per_task)
     scored, _ = executors.run_to_staging(spark.createDataFrame(files, FILE_SCHEMA), parts, fn,
                                          row_schemas.SCORED, storage.join(staging, "scored"))

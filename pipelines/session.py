@@ -275,6 +275,10 @@ logger.plan.name = org.apache.spark.util.SparkStringUtils
 logger.plan.level = error
 logger.hadoop.name = org.apache.hadoop.util.NativeCodeLoader
 logger.hadoop.level = error
+logger.trigger.name = org.apache.spark.sql.execution.streaming.runtime.ProcessingTimeExecutor
+logger.trigger.level = error
+logger.streamaqe.name = org.apache.spark.sql.execution.streaming.runtime.ResolveWriteToStream
+logger.streamaqe.level = error
 """
 
 

@@ -240,7 +240,16 @@ def to_yaml(cfg: Any) -> str:
 
 
 def field_docs(cls: type) -> dict[str, str]:
-    """Docstrings written right after each field of a dataclass (the attribute-docstring convention)."""
+    """Docstrings written right after each field of a dataclass (the attribute-docstring convention), a field a
+    subclass declares again documented by the subclass."""
+    docs: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if dataclasses.is_dataclass(klass):
+            docs.update(_own_field_docs(klass))
+    return docs
+
+
+def _own_field_docs(cls: type) -> dict[str, str]:
     try:
         source = textwrap.dedent(inspect.getsource(cls))
     except (OSError, TypeError):
@@ -280,15 +289,16 @@ def help_text(cls: type) -> str:
     return "\n".join(lines)
 
 
-def markdown_table(cls: type, elsewhere: tuple[str, ...] = ()) -> str:
+def markdown_table(cls: type, elsewhere: tuple[str, ...] = (), skip: tuple[str, ...] = ()) -> str:
     """The docs' configuration reference, generated so it cannot drift from the code. Sections named in
-    ``elsewhere`` (another job's config, documented in its own table) get one row: their field docstring."""
+    ``elsewhere`` (another job's config, documented in its own table) get one row: their field docstring; keys
+    under ``skip`` (documented in another table) none."""
     lines = ["| key | default | meaning |", "|---|---|---|"]
     docs = field_docs(cls)
     for section in elsewhere:
         lines.append(f"| `{section}.*` | | {docs.get(section, '')} |")
     for key, default, doc in describe(cls):
-        if key.split(".", 1)[0] in elsewhere:
+        if key.split(".", 1)[0] in elsewhere or key.split(".", 1)[0] in skip:
             continue
         shown = f"`{default}`" if len(default) <= 40 else "see `--help`"
         lines.append(f"| `{key}` | {shown} | {doc} |")

@@ -38,10 +38,12 @@ def loads_so_far() -> int:
     return len(_PREDICTORS)
 
 
-def score_video(uri: str, model: Predictor, clean: CleanConfig, clip: ClipConfig,
-                decode: DecodeConfig, batch_size: int = 32) -> tuple[list[dict[str, Any]], Rejected | None]:
-    """Predictions for every clip of the video at ``uri``, or why it has none (never raises for a bad file)."""
-    video = open_video(uri, clean, clip, decode, uniform_rows(decode.frames_per_clip))
+def score_video(uri: str, model: Predictor, clean: CleanConfig, clip: ClipConfig, decode: DecodeConfig,
+                batch_size: int = 32, max_duration_s: float | None = None
+                ) -> tuple[list[dict[str, Any]], Rejected | None]:
+    """Predictions for every clip of the video at ``uri``, or why it has none (never raises for a bad file); a
+    video longer than ``max_duration_s`` (when given) is rejected as too_long without being decoded."""
+    video = open_video(uri, clean, clip, decode, uniform_rows(decode.frames_per_clip), max_duration_s)
     if isinstance(video, Rejected):
         return [], video
     spans: list[Span] = [span for span, _ in video.clips]

@@ -3,12 +3,14 @@
 ```
 <root>/tables/<name>                         Delta tables (files, videos, rejects, clips, datasets, models,
                                              predictions, aliases, decisions, monitoring; video_index and
-                                             video_bands: curate's look-up of videos by content and band)
+                                             video_bands: curate's look-up of videos by content and band;
+                                             stream_batches: the micro-batches of streaming scoring)
 <root>/datasets/<name>/v<k>/<split>/*.parquet shards of dataset versions
 <root>/models/<run_id>/epoch-<n>/             training checkpoints (complete once meta.json exists)
 <root>/models/<run_id>/<variant>/             compressed variants of one of the run's checkpoints
 <root>/runs/<run_id>/                         a job run's resolved config.yaml and summary.json
 <root>/report/                                the lake's report: index.html and its PNG plots (jobs/report.py)
+<root>/streams/<name>/checkpoint/             a scoring stream's Structured Streaming checkpoint
 <root>/_staging/<run_id>/                     a run's intermediate Parquet, deleted when the run ends
 ```
 """
@@ -22,7 +24,7 @@ from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE
 
 TABLES = ("files", "videos", "rejects", "clips", "datasets", "models", "predictions", "aliases", "decisions",
-          "monitoring", "video_index", "video_bands")
+          "monitoring", "video_index", "video_bands", "stream_batches")
 _CHECKPOINT = re.compile(r"^epoch-(\d+)$")
 
 
@@ -81,6 +83,10 @@ class LakeLayout:
     def report(self) -> str:
         """Directory of the lake's HTML report (rewritten by each report run)."""
         return self.uri("report")
+
+    def stream_checkpoint(self, name: str) -> str:
+        """Structured Streaming's checkpoint of the scoring stream ``name`` (which files each micro-batch took)."""
+        return self.uri("streams", name, "checkpoint")
 
     @property
     def staging_root(self) -> str:

@@ -163,3 +163,16 @@ def _list_remote(root_uri: str, cfg: ListingConfig, clock: _Clock) -> Listing:
                 mtime_ms = int(info.mtime_ns // 1_000_000) if info.mtime_ns is not None else 0
                 files.append((prefix + info.path, int(info.size or 0), mtime_ms))
     return Listing(files=files, ignored=ignored, labels=labels)
+
+
+def describe_files(uris: list[str]) -> list[tuple[str, int, int]]:
+    """(uri, size_bytes, modified_ms) of each file named, as ``list_corpus`` lists an entry: what the streaming
+    scorer learns of the files a micro-batch took. A file gone since is listed with size 0 (the probe rejects it
+    with its reason)."""
+    out = []
+    for uri in uris:
+        fs, path = storage.filesystem(uri)
+        info = fs.get_file_info(path)
+        mtime_ms = int(info.mtime_ns // 1_000_000) if info.mtime_ns is not None else 0
+        out.append((uri, int(info.size or 0) if info.type == pafs.FileType.File else 0, mtime_ms))
+    return out

@@ -49,6 +49,10 @@ TABLES: dict[str, str] = {
     "video_index": """dataset string, key long, dataset_version int, segment string, video_id string, uri string,
         signature array<long>, duration_s double, width_px int, height_px int""",
     "video_bands": """dataset string, key long, video_key long, dataset_version int, segment string""",
+    "stream_batches": """stream string, batch_id long, run_id string, window_start timestamp, window_end timestamp,
+        model_id string, model_uri string, alias string, alias_seq int, files int, scored_videos int,
+        rejected int, predictions long, started_at timestamp, committed_at timestamp, input_uri string,
+        uris array<string>""",
     "decisions": """dataset string, dataset_version int, cycle_run_id string, decided_at timestamp, action string,
         reason string, new_clips long, candidate_id string, production_id string, serving_id string,
         promotion_metric string, candidate_new double, production_new double, candidate_old double,
@@ -69,6 +73,7 @@ KEYS: dict[str, tuple[str, ...]] = {
     "monitoring": ("score_run_id",),
     "video_index": ("dataset", "key"),
     "video_bands": ("dataset", "key", "video_key"),
+    "stream_batches": ("stream", "batch_id"),
 }
 
 SCORING_REJECTS = "(scoring)"

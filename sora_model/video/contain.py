@@ -2,7 +2,7 @@
 one video (as a reject), never the Spark task, the executor or the job. The probe stage (hashing, probing, the
 near-duplicate signature) and the decode stage both run their per-file work here.
 
-One child per worker process, reused across videos (forked on first use: no imports to redo); it is replaced
+One child per worker process (per thread where several threads decode), reused across videos (forked on first use: no imports to redo); it is replaced
 after it dies or is killed. The parent watches each video's wall time and the child's resident memory (Linux
 ``/proc``; elsewhere only the time cap holds) and kills the child when either goes over its cap.
 """
@@ -15,6 +15,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import threading
 import time
 import traceback
 from collections.abc import Callable, Iterator
@@ -198,12 +199,25 @@ class DecoderProcess:
                     peak / (1 << 20))
 
 
-_shared: DecoderProcess | None = None
+_per_thread = threading.local()
+_every: list[DecoderProcess] = []
+_every_guard = threading.Lock()
 
 
 def shared() -> DecoderProcess:
-    """This worker process's decoder child (created on first use, replaced after a failure by ``run``)."""
-    global _shared
-    if _shared is None:
-        _shared = DecoderProcess()
-    return _shared
+    """This thread's decoder child (created on first use, replaced after a failure by ``run``): one per Spark
+    worker process, whose tasks run one at a time, and one per request thread of the online service."""
+    child = getattr(_per_thread, "child", None)
+    if child is None:
+        child = _per_thread.child = DecoderProcess()
+        with _every_guard:
+            _every.append(child)
+    return child
+
+
+def close_all() -> None:
+    """End every thread's decoder child (a service stopping: none may outlive it). Killed, not asked: each child
+    forked later holds a copy of the earlier ones' pipes, so none would see its pipe close."""
+    with _every_guard:
+        for child in _every:
+            child._kill()

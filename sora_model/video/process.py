@@ -236,9 +236,15 @@ def decode_video(video: ProbedVideo, clip: ClipConfig, decode: DecodeConfig, pic
 
 
 def open_video(uri: str, clean: CleanConfig, clip: ClipConfig, decode: DecodeConfig,
-               pick: Picker) -> DecodedVideo | Rejected:
+               pick: Picker, max_duration_s: float | None = None) -> DecodedVideo | Rejected:
     """The whole path for one URI: probe and gate it, then decode its clips (or hand back the reject). The probe
-    is contained as the decoding is (``decode.isolate``, its time and memory caps)."""
+    is contained as the decoding is (``decode.isolate``, its time and memory caps). A video longer than
+    ``max_duration_s`` (when given) is rejected as too_long before anything is decoded."""
     probed = probe_video(uri, clean, probe=ProbeConfig(isolate=decode.isolate, timeout_s=decode.video_timeout_s,
                                                        max_memory_mb=decode.video_max_memory_mb))
-    return probed if isinstance(probed, Rejected) else decode_video(probed, clip, decode, pick)
+    if isinstance(probed, Rejected):
+        return probed
+    if max_duration_s is not None and probed.probe.duration_s > max_duration_s:
+        return Rejected("clean", rejects.TOO_LONG, f"duration_s={probed.probe.duration_s:.1f} > {max_duration_s:g}",
+                        probed.video_id)
+    return decode_video(probed, clip, decode, pick)

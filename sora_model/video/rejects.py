@@ -18,6 +18,7 @@ NO_VIDEO_STREAM = "no_video_stream"  # a container with audio or data only
 BAD_METADATA = "bad_metadata"        # absurd values: fps <= 0 or > max, zero frames, giant frames
 TOO_SHORT = "too_short"
 TOO_SMALL = "too_small"
+TOO_LONG = "too_long"                # longer than a scorer takes (the online service's max_video_s)
 DUPLICATE_OF = "duplicate_of"        # same sha256 as a kept file; detail names that file
 NEAR_DUPLICATE_OF = "near_duplicate_of"  # same pictures as a kept video (re-encoded, resized, trimmed)
 UNDECODABLE = "undecodable"          # opened, but not one clip could be decoded; detail: what each decoder got
@@ -30,7 +31,7 @@ PROBE_TIMEOUT = "probe_timeout"      # hashing and probing took longer than prob
 PROBE_OOM = "probe_oom"              # the probing process went over probe.max_memory_mb
 
 REASONS = (EMPTY_FILE, IO_ERROR, BROKEN_LINK, NOT_REGULAR_FILE, UNREADABLE_FOLDER, NOT_VIDEO, UNREADABLE,
-           NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT, TOO_SMALL, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE,
+           NO_VIDEO_STREAM, BAD_METADATA, TOO_SHORT, TOO_SMALL, TOO_LONG, DUPLICATE_OF, NEAR_DUPLICATE_OF, UNDECODABLE,
            LOW_QUALITY, DECODER_CRASH, DECODE_TIMEOUT, DECODE_OOM, PROBE_CRASH, PROBE_TIMEOUT, PROBE_OOM)
 
 # Stages, in pipeline order.

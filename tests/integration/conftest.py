@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+import os
 import re
 import shutil
 import subprocess
@@ -45,6 +47,59 @@ def spark(s3):
     }))
     yield session
     session.stop()
+
+
+SMALL = ["model.widths=[8,16]", "model.embed_dim=16", "model.heads=2", "reader.batch_size=8", "num_workers=0",
+         "optim.warmup_steps=2"]
+"""A small, quick model for the training, compression and scoring tests."""
+VARIANTS = ("onnx", "int8-dynamic", "int8-static", "pruned-0.5", "pruned-channels-0.5", "distilled")
+
+
+@pytest.fixture(scope="session")
+def compressed_lake(spark, curated, tmp_path_factory) -> dict:
+    """The curated lake with a small model trained (run 'small', 2 epochs) and every variant of its best
+    checkpoint registered; tests must not modify it (``copy_lake`` gives one to modify)."""
+    from jobs.compress import main
+    from pipelines.models import register_checkpoints
+    from sora_model.train.loop import TrainConfig, Trainer
+
+    root = Path(__file__).resolve().parents[2]
+    lake = tmp_path_factory.mktemp("compress") / "lake"
+    shutil.copytree(curated["lake"], lake)
+    cfg = config_lib.load(TrainConfig, root / "conf" / "train" / "local.yaml",
+                          [f"lake_uri={lake}", "epochs=2", *SMALL])
+    Trainer(cfg, "small").fit()
+    register_checkpoints(spark, str(lake), "small", config_lib.to_yaml(cfg))
+    rc = main(["--conf-file", str(root / "conf" / "compress" / "local.yaml"), f"lake_uri={lake}",
+               "finetune.epochs=1", "finetune.batch_size=8", "distill.epochs=1", "distill.batch_size=8",
+               "distill.widths=[4,8]", "distill.embed_dim=8", "latency_runs=5", "calibration_clips=16",
+               "eval_split=val"])
+    assert rc == 0
+    return {"lake": lake, "run": lake / "models" / "small"}
+
+
+def copy_lake(compressed: dict, dst: Path) -> dict:
+    """A copy of ``compressed_lake``'s tables to modify; its models rows still name the original's model files,
+    which nothing modifies."""
+    top = str(compressed["lake"])
+    shutil.copytree(top, dst, ignore=lambda folder, names: ["models"] if folder == top else [])
+    return {"lake": dst, "run": compressed["run"]}
+
+
+def checkout_with_lake(spark, compressed: dict, work: Path, variant: str) -> tuple[Path, dict[str, str]]:
+    """A folder laid out as the docs' commands expect a checkout (jobs/ and conf/ linked, the lake in ./lake: a
+    copy of ``compressed_lake`` whose production alias serves ``variant``), and the environment to run them in
+    (the venv's spark-submit on PATH). Returns the lake and the environment."""
+    work.mkdir()
+    root = Path(__file__).resolve().parents[2]
+    for name in ("jobs", "conf"):
+        (work / name).symlink_to(root / name)
+    lake = copy_lake(compressed, work / "lake")["lake"]
+    from pipelines.models import set_alias
+
+    epoch = json.loads((compressed["run"] / "onnx" / "meta.json").read_text())["epoch"]
+    set_alias(Tables(spark, str(lake)), "production", f"small/{epoch}/{variant}", "deploy")
+    return lake, {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
 
 
 @pytest.fixture(scope="session")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -13,31 +12,13 @@ from pipelines.score import ScoreConfig, run_score
 from pipelines.tables import Tables
 from sora_model import config as config_lib
 from sora_model.video.synth import write_corpus
-
-ROOT = Path(__file__).resolve().parents[2]
-SMALL = ["model.widths=[8,16]", "model.embed_dim=16", "model.heads=2", "reader.batch_size=8", "num_workers=0",
-         "optim.warmup_steps=2"]
-VARIANTS = ("onnx", "int8-dynamic", "int8-static", "pruned-0.5", "pruned-channels-0.5", "distilled")
+from tests.integration.conftest import VARIANTS, copy_lake
 
 
 @pytest.fixture(scope="module")
-def compressed(spark, curated, tmp_path_factory) -> dict:
-    from jobs.compress import main
-    from sora_model.train.loop import TrainConfig, Trainer
-
-    lake = tmp_path_factory.mktemp("compress") / "lake"
-    shutil.copytree(curated["lake"], lake)
-    cfg = config_lib.load(TrainConfig, ROOT / "conf" / "train" / "local.yaml",
-                          [f"lake_uri={lake}", "epochs=2", *SMALL])
-    Trainer(cfg, "small").fit()
-    from pipelines.models import register_checkpoints
-
-    register_checkpoints(spark, str(lake), "small", config_lib.to_yaml(cfg))
-    rc = main(["--conf-file", str(ROOT / "conf" / "compress" / "local.yaml"), f"lake_uri={lake}",
-               "finetune.epochs=1", "finetune.batch_size=8", "distill.epochs=1", "distill.batch_size=8", "distill.widths=[4,8]", "distill.embed_dim=8",
-               "latency_runs=5", "calibration_clips=16", "eval_split=val"])
-    assert rc == 0
-    return {"lake": lake, "run": lake / "models" / "small"}
+def compressed(compressed_lake, tmp_path_factory) -> dict:
+    """The trained and compressed lake, copied: these tests set aliases and write predictions."""
+    return copy_lake(compressed_lake, tmp_path_factory.mktemp("compress-score") / "lake")
 
 
 @pytest.mark.slow

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from pipelines.curate import CurateConfig
+from pipelines.stream_score import StreamScoreConfig
 from sora_model import config as config_lib
 from sora_model.config import ConfigError
 from sora_model.deploy.compress import CompressConfig
@@ -65,7 +66,7 @@ def test_every_option_has_a_help_text():
 
 JOB_CONFIGS = {"": "pipelines.curate:CurateConfig", "train": "sora_model.train.loop:TrainConfig",
                "compress": "sora_model.deploy.compress:CompressConfig", "score": "pipelines.score:ScoreConfig",
-               "cycle": "pipelines.cycle:CycleConfig"}
+               "cycle": "pipelines.cycle:CycleConfig", "serve": "sora_model.serve.config:ServeConfig"}
 
 
 def _conf_class(folder: str) -> type:
@@ -86,6 +87,8 @@ def test_every_conf_file_loads_with_its_jobs_config():
     for path in files:
         folder = path.parent.relative_to(conf).as_posix().replace(".", "")
         config_lib.load(_conf_class(folder), path)
+    for path in conf.glob("score/*.yaml"):  # the streaming job takes the scoring confs too
+        config_lib.load(StreamScoreConfig, path)
 
 
 def test_the_cluster_confs_name_one_dataset_and_one_lake_in_the_object_store():
