@@ -85,9 +85,7 @@ def _id(row: Row) -> str:
 
 
 def alias_history(tables: Tables, alias: str) -> AliasHistory:
-    rows = tables.read("aliases").where(F.col("alias") == alias).collect()
-    names = [f.name for f in dataclasses.fields(AliasEntry)]
-    return AliasHistory(alias, [AliasEntry(**{k: r[k] for k in names}) for r in rows])
+    return AliasHistory.from_rows(alias, tables.read("aliases").where(F.col("alias") == alias).collect())
 
 
 def current_alias(tables: Tables, alias: str) -> AliasEntry:

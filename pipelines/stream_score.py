@@ -35,6 +35,7 @@ from sora_model.deploy.streaming import (
     landed_uri,
     stream_name,
 )
+from sora_model.lake import delta
 from sora_model.lake.card import read_card
 from sora_model.lake.listing import describe_files
 from sora_model.lake.lock import LockConfig, lake_lock
@@ -163,6 +164,8 @@ class ScoringStream:
         """What stopped the query, raised again on the caller's thread (foreachBatch runs on Spark's)."""
         self.stopping = threading.Event()
         self.in_batch = threading.Lock()
+        self._checked_in: Window | None = None
+        """The window in which closed windows were last looked for."""
 
     def start(self) -> Any:  # noqa: ANN401 - a StreamingQuery
         cfg = self.cfg
@@ -236,11 +239,12 @@ class ScoringStream:
             self.monitor_closed_windows()
 
     def _batch_row(self, batch_id: int) -> dict[str, Any] | None:
-        if not self.tables.exists("stream_batches"):
-            return None
-        rows = self.tables.read("stream_batches").where(
-            (F.col("stream") == self.cfg.stream) & (F.col("batch_id") == batch_id)).collect()
-        return rows[0].asDict() if rows else None
+        """The batch's ledger row, read with delta-rs: one filtered read per micro-batch, no Spark job."""
+        import pyarrow.compute as pc
+
+        rows = delta.read_rows(self.cfg.lake_uri, "stream_batches",
+                               where=(pc.field("stream") == self.cfg.stream) & (pc.field("batch_id") == batch_id))
+        return rows[0] if rows else None
 
     def _resolve(self) -> ResolvedModel:
         """The model the config names, as it is now: an alias is read again for every batch, so a promotion
@@ -255,8 +259,13 @@ class ScoringStream:
         return ResolvedModel(row["model_uri"], read_card(row["model_uri"]), entry)
 
     def monitor_closed_windows(self) -> None:
-        """The monitoring row of each of this stream's windows that has closed and has none yet."""
+        """The monitoring row of each of this stream's windows that has closed and has none yet. Windows close
+        only at their aligned ends, so the ledger is read once per window, not once per micro-batch."""
         now = datetime.now(timezone.utc)
+        current = Window.of(now, self.cfg.monitor_window_s)
+        if current == self._checked_in:
+            return
+        self._checked_in = current
         windows = (self.tables.read("stream_batches").where(F.col("stream") == self.cfg.stream)
                    .where(F.col("committed_at").isNotNull()).groupBy("run_id")
                    .agg(F.max("window_end").alias("end"), F.sum("predictions").alias("predictions")).collect())
@@ -309,5 +318,6 @@ def run_stream(spark: SparkSession, cfg: StreamScoreConfig, stop: threading.Even
         raise RuntimeError(f"stream {cfg.stream} stopped: {query.exception()}")
     if cfg.monitor_windows and stream.tables.exists("stream_batches"):
         with lake_lock(cfg.lake_uri, "stream-score", f"{cfg.stream}-stop", cfg.lock):
+            stream._checked_in = None  # a window may have closed since the last batch's look
             stream.monitor_closed_windows()
     return stream.summary

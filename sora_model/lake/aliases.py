@@ -10,7 +10,7 @@ further back, like popping a stack, never forth and back between two models.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Literal, get_args
 
@@ -77,6 +77,12 @@ class AliasHistory:
             raise ValueError(f"alias must be a lower-case word (letters, digits, '-', '_'), got {alias!r}")
         self.alias = alias
         self.entries = sorted((e for e in entries if e.alias == alias), key=lambda e: e.seq)
+
+    @classmethod
+    def from_rows(cls, alias: str, rows: list[dict]) -> AliasHistory:
+        """The history of ``alias`` from rows of the aliases table (any reader's: Spark Rows or delta-rs dicts)."""
+        names = [f.name for f in fields(AliasEntry)]
+        return cls(alias, [AliasEntry(**{k: r[k] for k in names}) for r in rows if r["alias"] == alias])
 
     @property
     def current(self) -> AliasEntry | None:

@@ -7,7 +7,6 @@ the old one is freed when its last request ends. Reads the lake with delta-rs: t
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 from dataclasses import dataclass
@@ -44,8 +43,7 @@ def resolve(lake_uri: str, model: str) -> Target:
         return Target(storage.normalize(model))
     if is_alias_name(model):
         rows = delta.read_rows(lake_uri, "aliases")
-        names = [f.name for f in dataclasses.fields(AliasEntry)]
-        entry = AliasHistory(model, [AliasEntry(**{k: r[k] for k in names}) for r in rows]).current
+        entry = AliasHistory.from_rows(model, rows).current
         if entry is None:
             known = sorted({r["alias"] for r in rows})
             raise ValueError(f"alias {model!r} is not set in the lake {lake_uri} (aliases there: "
