@@ -80,9 +80,13 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         from pipelines.train import train_on_spark
         from sora_model.dataset.catalog import load_dataset
+        from sora_model.train.model_spec import import_class
 
-        # Here, before any executor starts a rank: a dataset that is not there fails in one line, not on every rank.
+        # Here, before any executor starts a rank: a dataset that is not there, or a model class that does not
+        # import, fails in one line, not on every rank.
         load_dataset(cfg.lake_uri, cfg.dataset, cfg.dataset_version)
+        if not cfg.model_spec.builtin:
+            import_class(cfg.model_spec.class_path)
         try:
             spark = spark_session("sora_model-train")
         except RuntimeError as e:  # Delta's jars missing, or executors without the project: the message says the fix

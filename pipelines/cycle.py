@@ -320,7 +320,8 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
         if init is not None:
             # Checked here, before any rank starts: a model in use with other classes cannot warm-start.
             try:
-                init_checkpoint(tables.layout, init, load_dataset(cfg.lake_uri, cfg.dataset, version))
+                init_checkpoint(tables.layout, init, load_dataset(cfg.lake_uri, cfg.dataset, version),
+                                cfg.train.model_spec)
             except ValueError as e:
                 if "cannot start this run" not in str(e):
                     raise
@@ -362,6 +363,9 @@ def _cycle(spark: SparkSession, cfg: CycleConfig, tables: Tables, summary: Cycle
                 logger.info("%s", write_comparison(run, rows, compress_cfg))
                 register_variants(spark, cfg.lake_uri, run.card, rows, config_lib.to_yaml(compress_cfg))
                 deployed = model_id(card.run_id, card.epoch, variant_name(cfg.deploy_variant, compress_cfg))
+                if variant_name(cfg.deploy_variant, compress_cfg) not in {r["variant"] for r in rows}:
+                    raise ValueError(f"deploy_variant {cfg.deploy_variant!r} was not built for {card.model_id} "
+                                     f"(a {card.model_class}; the log says why): deploy another variant")
             set_alias(tables, PRODUCTION, deployed, decision.reason, action="promote", set_by=run_id)
             summary.action = "promoted"
             lap("compress+promote")

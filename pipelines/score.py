@@ -15,12 +15,10 @@ from pyspark.sql import functions as F
 from pipelines import executors
 from pipelines import rows as row_schemas
 from pipelines.ingest import FILE_SCHEMA, ListingConfig, list_corpus
-from pipelines.models import current_alias, model_row
 from pipelines.session import SparkConfig, size_shuffles
 from pipelines.tables import Tables
+from sora_model.deploy.resolve import ResolvedModel, resolve_model
 from sora_model.lake import storage
-from sora_model.lake.aliases import AliasEntry, is_alias_name
-from sora_model.lake.card import CARD_FILE, ModelCard, parse_model_id, read_card
 from sora_model.lake.ids import new_run_id
 from sora_model.lake.lock import LockConfig, lake_lock
 from sora_model.lake.object_store import ObjectStoreConfig
@@ -66,33 +64,6 @@ class ScoreConfig:
             raise ValueError("batch_size, threads_per_task and tasks_per_core must be >= 1")
 
 
-@dataclass(frozen=True)
-class ResolvedModel:
-    uri: str
-    card: ModelCard
-    alias: AliasEntry | None = None
-    """The alias entry it was named by, if it was (lineage: predictions record alias and entry)."""
-
-
-def resolve_model(spark: SparkSession, lake_uri: str, model: str) -> ResolvedModel:
-    """The model given as a variant directory URI, a models-table id <run_id>/<epoch>/<variant>, or an alias
-    (``production``: the variant deployed from the checkpoint it points at)."""
-    if not model:
-        raise ValueError("model is required: an alias (production), a models-table id <run_id>/<epoch>/<variant> "
-                         "or a variant directory")
-    if storage.is_file(storage.join(model, CARD_FILE)):
-        return ResolvedModel(storage.normalize(model), read_card(model))
-    tables = Tables(spark, lake_uri)
-    if is_alias_name(model):
-        entry = current_alias(tables, model)
-        return ResolvedModel(entry.serving_uri, read_card(entry.serving_uri), entry)
-    if parse_model_id(model) is None:
-        raise ValueError(f"model {model!r} is neither an alias, a variant directory (with {CARD_FILE}) nor an id "
-                         "<run_id>/<epoch>/<variant>")
-    uri = model_row(tables, model)["uri"]
-    return ResolvedModel(uri, read_card(uri))
-
-
 @dataclass
 class ScoreSummary:
     run_id: str
@@ -127,7 +98,7 @@ def run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None = Non
 
 def _run_score(spark: SparkSession, cfg: ScoreConfig, only: set[str] | None, run_id: str) -> ScoreSummary:
     tables = Tables(spark, cfg.lake_uri)
-    resolved = resolve_model(spark, cfg.lake_uri, cfg.model)
+    resolved = resolve_model(cfg.lake_uri, cfg.model)
     files = list_corpus(cfg.input_uri, cfg.listing).files
     if only is not None:
         files = [f for f in files if f[0] in only]

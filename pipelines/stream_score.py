@@ -24,9 +24,10 @@ from pyspark.sql import functions as F
 
 from pipelines.models import alias_history
 from pipelines.monitor import MonitorJobConfig, monitor_run
-from pipelines.score import ResolvedModel, ScoreConfig, resolve_model, score_files
+from pipelines.score import ScoreConfig, score_files
 from pipelines.tables import Tables, spark_uri
 from sora_model.deploy.monitoring import MonitorConfig
+from sora_model.deploy.resolve import ResolvedModel, resolve_model
 from sora_model.deploy.streaming import (
     Window,
     batch_files,
@@ -249,7 +250,7 @@ class ScoringStream:
     def _resolve(self) -> ResolvedModel:
         """The model the config names, as it is now: an alias is read again for every batch, so a promotion
         between two batches is picked up without a restart."""
-        return resolve_model(self.spark, self.cfg.lake_uri, self.cfg.model)
+        return resolve_model(self.cfg.lake_uri, self.cfg.model)
 
     def _recorded(self, row: dict[str, Any]) -> ResolvedModel:
         """The model a batch started with, from its stream_batches row."""
@@ -295,7 +296,7 @@ def run_stream(spark: SparkSession, cfg: StreamScoreConfig, stop: threading.Even
     decode_lib.require(cfg.decode.backend)
     stop = stop or threading.Event()
     stream = ScoringStream(spark, cfg)
-    resolve_model(spark, cfg.lake_uri, cfg.model)  # a model that cannot serve stops the job before it starts
+    resolve_model(cfg.lake_uri, cfg.model)  # a model that cannot serve stops the job before it starts
     query = stream.start()
     logger.info("stream %s watching %s (checkpoint %s)", cfg.stream, cfg.input_uri,
                 stream.tables.layout.stream_checkpoint(cfg.stream))

@@ -34,6 +34,16 @@ def _is_config(tp: Any) -> bool:
     return inspect.isclass(tp) and dataclasses.is_dataclass(tp)
 
 
+def _config_or_str(tp: Any) -> type | None:
+    """The config dataclass of a ``SomeConfig | str`` field (a section, or a string naming something in its place,
+    like ``train.model``: the built-in model's options or a user's model class), else None."""
+    if typing.get_origin(tp) not in (typing.Union, types.UnionType):
+        return None
+    args = set(typing.get_args(tp))
+    configs = [a for a in args if _is_config(a)]
+    return configs[0] if len(configs) == 1 and args - {configs[0]} == {str} else None
+
+
 def _coerce(value: Any, tp: Any, key: str) -> Any:
     """Turn a YAML/CLI value into the field's declared type, or raise ConfigError naming the key."""
     origin = typing.get_origin(tp)
@@ -60,7 +70,9 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
             value = yaml.safe_load(value)
         if not isinstance(value, dict):
             raise ConfigError(f"{key}: expected a mapping, got {value!r}")
-        return flatten(value)
+        # dict[str, Any] keeps YAML's values and nesting (a user class's keywords); dict[str, str] is a flat map
+        # of dotted keys (spark.conf).
+        return dict(value) if typing.get_args(tp)[1:] == (Any,) else flatten(value)
     if tp is Any:
         return value
     if tp is bool:
@@ -115,7 +127,13 @@ def build(cls: type[T], data: dict[str, Any] | None, prefix: str = "") -> T:
         if f.name not in data:
             continue
         tp, key = hints[f.name], prefix + f.name
-        if _is_config(tp):
+        either = _config_or_str(tp)
+        if either is not None:
+            value = data[f.name]
+            if not isinstance(value, (dict, str)):
+                raise ConfigError(f"{key}: expected a mapping of {either.__name__} keys or a string, got {value!r}")
+            kwargs[f.name] = build(either, value, key + ".") if isinstance(value, dict) else value
+        elif _is_config(tp):
             value = data[f.name]
             if not isinstance(value, dict):
                 raise ConfigError(f"{key}: expected a mapping of {tp.__name__} keys, got {value!r}")
@@ -272,11 +290,17 @@ def describe(cls: type, prefix: str = "", defaults: Any = None) -> list[tuple[st
     hints = _field_types(cls)
     defaults = cls() if defaults is None else defaults  # a parent's default_factory may differ from cls()
     for f in dataclasses.fields(cls):
-        tp = hints[f.name]
-        if _is_config(tp):
-            rows.extend(describe(tp, prefix + f.name + ".", getattr(defaults, f.name)))
+        tp, default = hints[f.name], getattr(defaults, f.name)
+        either = _config_or_str(tp)
+        if either is not None:
+            # The string's meaning, then the section's options (shown with the section's defaults).
+            shown = repr(default) if isinstance(default, str) else f"the {prefix + f.name}.* section"
+            rows.append((prefix + f.name, shown, docs.get(f.name, "")))
+            rows.extend(describe(either, prefix + f.name + ".", default if _is_config(type(default)) else None))
+        elif _is_config(tp):
+            rows.extend(describe(tp, prefix + f.name + ".", default))
         else:
-            rows.append((prefix + f.name, repr(getattr(defaults, f.name)), docs.get(f.name, "")))
+            rows.append((prefix + f.name, repr(default), docs.get(f.name, "")))
     return rows
 
 

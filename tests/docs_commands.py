@@ -5,6 +5,7 @@ Every ```bash block of README.md and docs/*.md is preceded by one of
   <!-- commands: NAME -->       a test runs its commands verbatim (it calls ``commands("NAME")``)
   <!-- untested: WHY -->        nothing runs it, and the page says why beside it
 A line ending in a backslash continues the command; a line starting with # is a comment.
+Every ```python block is preceded by <!-- python: NAME --> and a test runs it (``python_code("NAME")``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 _MARK = re.compile(r"<!--\s*(commands|untested):\s*(.*?)\s*-->")
+_PYTHON_MARK = re.compile(r"<!--\s*python:\s*(.*?)\s*-->")
 
 
 @dataclass(frozen=True)
@@ -80,3 +82,27 @@ def substitute(text: str, substitutions: dict[str, str]) -> str:
     for old, new in substitutions.items():
         text = text.replace(old, new)
     return text
+
+
+def python_blocks() -> list[tuple[str, int, str | None, str]]:
+    """(page, line, name or None when unmarked, code) of every ```python block of the docs."""
+    out = []
+    for page in pages():
+        lines = page.read_text().splitlines()
+        for i, line in enumerate(lines):
+            if line.strip() != "```python":
+                continue
+            prev = next((lines[j] for j in range(i - 1, -1, -1) if lines[j].strip()), "")
+            mark = _PYTHON_MARK.search(prev)
+            end = next(j for j in range(i + 1, len(lines)) if lines[j].strip() == "```")
+            out.append((page.relative_to(ROOT).as_posix(), i + 1, mark.group(1) if mark else None,
+                        "\n".join(lines[i + 1:end]) + "\n"))
+    return out
+
+
+def python_code(name: str) -> str:
+    """The code of the ```python block named ``name``, to run as it is shown."""
+    found = [code for _, _, label, code in python_blocks() if label == name]
+    if len(found) != 1:
+        raise LookupError(f"{len(found)} python blocks named {name!r} in the docs (want 1)")
+    return found[0]

@@ -1,16 +1,20 @@
-"""torch side of the reader: an IterableDataset over curated shards for DDP ranks and DataLoader workers."""
+"""torch side of the reader: an IterableDataset over curated shards for DDP ranks and DataLoader workers, and
+``open_split``, the public way in for training code of your own (``from sora_model.dataset import open_split``)."""
 
 from __future__ import annotations
 
 import ctypes
 import logging
+from collections.abc import Iterator
 from typing import Any
 
 import pyarrow as pa
 import torch
-from torch.utils.data import IterableDataset, get_worker_info
+from torch.utils.data import DataLoader, IterableDataset, get_worker_info
 
-from sora_model.dataset.reader import EpochPlan, ReaderConfig, iter_batches, scan_row_groups
+from sora_model.dataset.catalog import DatasetVersion, load_dataset
+from sora_model.dataset.reader import EpochPlan, ReaderConfig, iter_batches, iter_eval_batches, scan_row_groups
+from sora_model.lake.object_store import ObjectStoreConfig
 
 logger = logging.getLogger(__name__)
 
@@ -106,3 +110,113 @@ class ShardDataset(IterableDataset):
         for batch in iter_batches(self.groups, self.description, self.cfg, self.epoch, self.rank,
                                   self.world_size, part, num_workers, skip_batches=taken[part]):
             yield {k: torch.from_numpy(v) for k, v in batch.items()}
+
+
+class SplitDataset(ShardDataset):
+    """One split of one dataset version, as ``open_split`` opens it: the reader's batches and guarantees, and what
+    a training script needs to know of the data (``classes``, ``frames_shape``, ``version``)."""
+
+    def __init__(self, info: DatasetVersion, split: str, cfg: ReaderConfig, rank: int = 0,
+                 world_size: int = 1) -> None:
+        super().__init__(info.shards[split], cfg, rank, world_size)
+        self.info, self.split = info, split
+
+    @property
+    def name(self) -> str:
+        return self.info.name
+
+    @property
+    def version(self) -> int:
+        return self.info.version
+
+    @property
+    def classes(self) -> list[str]:
+        """Class names; a batch's ``label`` indexes them (-1: a clip without a label)."""
+        return list(self.info.classes)
+
+    @property
+    def frames_shape(self) -> list[int]:
+        """[T, H, W, 3] of every clip; a batch's ``frames`` is uint8 [batch, T, H, W, 3]."""
+        return list(self.info.frames_shape)
+
+    @property
+    def rows(self) -> int:
+        """Clips in the split (all ranks together); an epoch serves the whole batches of them."""
+        return int(self.info.rows_per_split.get(self.split, 0))
+
+    def loader(self, num_workers: int = 1, pin_memory: bool = False) -> SplitLoader:
+        """This epoch's batches, read by ``num_workers`` DataLoader processes (0: in this one). Every batch it hands
+        out counts as done, so ``state_dict()`` taken after training on it resumes with the next one; do not
+        also call ``step_done()``."""
+        return SplitLoader(self, num_workers, pin_memory)
+
+    def every_row(self, batch_size: int | None = None) -> Iterator[dict[str, torch.Tensor]]:
+        """Every row of the split once, in order, in this process (evaluation: an epoch's batches leave out the
+        rows past its last whole batch, and split the rest across ranks)."""
+        for batch in iter_eval_batches(self.groups, self.description, batch_size or self.cfg.batch_size,
+                                       self.cfg.shard_cache()):
+            yield {k: torch.from_numpy(v) for k, v in batch.items()}
+
+
+class SplitLoader:
+    """``SplitDataset.loader``: a DataLoader over ready batches that counts what it hands out."""
+
+    def __init__(self, dataset: SplitDataset, num_workers: int, pin_memory: bool) -> None:
+        self.dataset, self.num_workers, self.pin_memory = dataset, num_workers, pin_memory
+
+    def __len__(self) -> int:
+        """Batches left in this epoch."""
+        return len(self.dataset) - self.dataset.batches_done
+
+    def __iter__(self) -> Iterator[dict[str, torch.Tensor]]:
+        loader = DataLoader(self.dataset, batch_size=None, num_workers=self.num_workers,
+                            pin_memory=self.pin_memory)
+        for batch in loader:
+            self.dataset.step_done()  # before the caller trains on it: a checkpoint after that step skips it
+            yield batch
+
+
+def _rank_and_world(rank: int | None, world_size: int | None) -> tuple[int, int]:
+    import torch.distributed as dist
+
+    started = dist.is_available() and dist.is_initialized()
+    if rank is None:
+        rank = dist.get_rank() if started else 0
+    if world_size is None:
+        world_size = dist.get_world_size() if started else 1
+    return rank, world_size
+
+
+def open_split(lake_uri: str, dataset: str, split: str = "train", *, version: int | None = None,
+               rank: int | None = None, world_size: int | None = None,
+               object_store: ObjectStoreConfig | None = None, **reader: Any) -> SplitDataset:  # noqa: ANN401
+    """Open ``split`` of a curated dataset version as a PyTorch ``IterableDataset`` of ready batches.
+
+    ``lake_uri``: a lake folder or object-store URI (``s3://bucket/lake``); ``version``: None takes the newest.
+    ``rank``/``world_size`` default to torch.distributed's when a process group is started, else 0 and 1.
+    ``object_store``: the store's endpoint and retries (default: from ``AWS_*`` in the environment).
+    ``reader``: ReaderConfig's options, ``batch_size`` (16), ``shuffle`` (True for train, else False), ``seed``,
+    ``shuffle_buffer``, ``cache_dir``, ``cache_max_gb`` (see docs/training.md).
+
+    The guarantees are the training job's: every rank gets the same number of whole batches; an epoch's order is
+    a function of (seed, epoch) only; ``state_dict()`` / ``load_state_dict()`` resume mid-epoch without repeating
+    or skipping a row; shards in an object store are read through a bounded local cache. Call ``set_epoch(e)``
+    before each epoch and iterate ``loader(num_workers)``. A batch is ``{"frames": uint8 [B, T, H, W, 3],
+    "label": int64 [B], "aug_index": int [B]}``.
+    """
+    import dataclasses
+
+    from sora_model.lake.object_store import apply
+
+    if object_store is not None:
+        apply(object_store)
+    info = load_dataset(lake_uri, dataset, version)
+    if not info.shards.get(split):
+        raise ValueError(f"dataset {dataset!r} v{info.version} has no {split!r} rows; its splits: "
+                         f"{', '.join(sorted(info.shards)) or 'none'}")
+    known = {f.name for f in dataclasses.fields(ReaderConfig)}
+    unknown = sorted(set(reader) - known)
+    if unknown:
+        raise ValueError(f"unknown reader option(s) {unknown}; known: {sorted(known)}")
+    cfg = ReaderConfig(**{"shuffle": split == "train", **reader})
+    return SplitDataset(info, split, cfg, *_rank_and_world(rank, world_size))

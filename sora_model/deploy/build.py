@@ -52,7 +52,8 @@ from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
 from sora_model.tracking import flat_params, tracked
 from sora_model.train.loop import TrainConfig, seed_everything
 from sora_model.train.loop import evaluate as evaluate_split
-from sora_model.train.model import SoraModel
+from sora_model.train.model import ModelConfig
+from sora_model.train.model_spec import ModelSpec
 from sora_model.train.symmetries import LabelSymmetries
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,7 @@ class CompressRun:
         self.layout = LakeLayout.of(cfg.lake_uri)
         self.run_dir = self.layout.training_run(self.card.run_id)
         self.teacher = load_torch_model(self.checkpoint, self.card)
+        self.teacher_spec = ModelSpec.from_card(self.card)
         run_cfg = storage.join(self.run_dir, "config.yaml")
         self.train_cfg = (config_lib.build(TrainConfig, yaml.safe_load(storage.read_text(run_cfg)))
                           if storage.is_file(run_cfg) else TrainConfig())
@@ -137,9 +139,10 @@ class CompressRun:
 
     # --- writing ---------------------------------------------------------------------------------------------
     def _write(self, name: str, fmt: ModelFormat, write_model: Callable[[str], dict[str, Any] | None],
-               model_config: dict[str, Any] | None, facts: dict[str, Any]) -> str:
+               spec: ModelSpec | None, facts: dict[str, Any]) -> str:
         """Write the model file with ``write_model(path)`` (which may return more facts for the card, and may
-        raise to keep a bad file out of the lake), then the card; published to the lake only when complete."""
+        raise to keep a bad file out of the lake), then the card; published to the lake only when complete.
+        ``spec``: the PyTorch model the file is (or was exported from); None for a graph of its own."""
         final = self.layout.variant(self.card.run_id, name)
         with storage.publishing(final, marker=CARD_FILE) as tmp:
             model_path = os.path.join(tmp, MODEL_FILES[fmt])
@@ -148,14 +151,22 @@ class CompressRun:
                 self.card, variant=name, format=fmt, parent_uri=self.checkpoint, parent_sha256=self.card.sha256,
                 sha256=storage.sha256_file(model_path), size_bytes=os.path.getsize(model_path),
                 classes=self.dataset.classes, frames_shape=self.frames_shape, dataset=self.dataset.name,
-                dataset_version=self.dataset.version, model_config=model_config, metrics={}, history=None,
+                dataset_version=self.dataset.version, model_config=spec.args if spec else None,
+                model_class=spec.class_path if spec else self.card.model_class, metrics={}, history=None,
                 created_at=datetime.now(timezone.utc).isoformat(), facts=facts))
         return final
 
-    def _save_torch(self, name: str, model: SoraModel, facts: dict[str, Any]) -> str:
+    def _save_torch(self, name: str, model: nn.Module, spec: ModelSpec, facts: dict[str, Any]) -> str:
         facts = {"params": parameter_count(model), **facts}
-        return self._write(name, "torch", lambda p: torch.save(model.state_dict(), p),
-                           dataclasses.asdict(model.cfg), facts)
+        return self._write(name, "torch", lambda p: torch.save(model.state_dict(), p), spec, facts)
+
+    @property
+    def student_base(self) -> ModelConfig:
+        """The built-in model a distilled student is a smaller copy of: the teacher's, or for a teacher of another
+        class the built-in defaults sized for the dataset."""
+        if self.teacher_spec.builtin:
+            return self.teacher_spec.builtin_config
+        return ModelSpec.of_builtin(ModelConfig()).for_data(self.dataset.classes, self.frames_shape).builtin_config
 
     # --- variants ---------------------------------------------------------------------------------------------
     def build(self, eval_clips: np.ndarray, families: tuple[str, ...] | None = None) -> list[str]:
@@ -174,7 +185,7 @@ class CompressRun:
                                        f"(allowed {cfg.max_onnx_abs_diff:.0e})")
                 return {"params": onnx_parameter_count(path), "onnx_max_abs_logit_diff": diff}
 
-            onnx_dir = self._write("onnx", "onnx", export, self.card.model_config, {})
+            onnx_dir = self._write("onnx", "onnx", export, self.teacher_spec, {})
             if "onnx" in wanted:
                 made.append(onnx_dir)
         if "int8-dynamic" in wanted:
@@ -203,15 +214,20 @@ class CompressRun:
             magnitude_prune(model, cfg.sparsity)
             self._finetune(model)
             finalize_pruning(model)
-            made.append(self._save_torch(f"pruned-{cfg.sparsity:g}", model,
+            made.append(self._save_torch(f"pruned-{cfg.sparsity:g}", model, self.teacher_spec,
                                          {"sparsity": sparsity_of(model), "method": "global L1 unstructured"}))
-        if "pruned-channels" in wanted:
+        if "pruned-channels" in wanted and not self.teacher_spec.builtin:
+            logger.warning("variant pruned-channels-%g skipped: channel pruning rebuilds the built-in SoraModel's "
+                           "conv blocks, and this checkpoint is a %s", cfg.channel_sparsity,
+                           self.teacher_spec.class_path)
+        elif "pruned-channels" in wanted:
             logger.info("variant pruned-channels-%g: structured pruning + %d fine-tune epochs",
                         cfg.channel_sparsity, cfg.finetune.epochs)
             seed_everything(cfg.seed)
             model = channel_prune(self.teacher, cfg.channel_sparsity)
             self._finetune(model)
             made.append(self._save_torch(f"pruned-channels-{cfg.channel_sparsity:g}", model,
+                                         ModelSpec.of_builtin(model.cfg),
                                          {"method": "L1 x BN-gain channel pruning",
                                           "widths": list(model.cfg.widths)}))
         if "distilled" in wanted:
@@ -219,14 +235,15 @@ class CompressRun:
             logger.info("variant distilled: student widths %s, %d epochs (T=%g, alpha=%g)", list(d.widths),
                         d.epochs, d.temperature, d.alpha)
             seed_everything(cfg.seed)
-            student = new_student(self.teacher, d)
+            student = new_student(self.teacher, d, self.student_base)
             per_epoch, steps = self._batches(d.batch_size)
             fit(student, per_epoch, d.epochs, d.lr, steps, transform=self.symmetries, teacher=self.teacher,
                 temperature=d.temperature, alpha=d.alpha, schedule=True, score=self._val_accuracy())
-            made.append(self._save_torch("distilled", student, {"temperature": d.temperature, "alpha": d.alpha}))
+            made.append(self._save_torch("distilled", student, ModelSpec.of_builtin(student.cfg),
+                                         {"temperature": d.temperature, "alpha": d.alpha}))
         return made
 
-    def _finetune(self, model: SoraModel) -> None:
+    def _finetune(self, model: nn.Module) -> None:
         f = self.cfg.finetune
         if f.epochs:
             per_epoch, steps = self._batches(f.batch_size)

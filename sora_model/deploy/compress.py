@@ -280,12 +280,17 @@ def student_config(teacher: ModelConfig, cfg: DistillConfig) -> ModelConfig:
     return dataclasses.replace(teacher, widths=tuple(cfg.widths), embed_dim=cfg.embed_dim, heads=cfg.heads)
 
 
-def new_student(teacher: SoraModel, cfg: DistillConfig) -> SoraModel:
-    """The student to distill into. With ``cfg.init_from_teacher`` and widths within the teacher's, its conv
+def new_student(teacher: nn.Module, cfg: DistillConfig, base: ModelConfig | None = None) -> SoraModel:
+    """The student to distill into: a built-in SoraModel, ``base`` (default: the teacher's config) with the
+    student's sizes. With ``cfg.init_from_teacher``, a built-in teacher and widths within the teacher's, its conv
     blocks start as the teacher's strongest channels (``keep_channels``), as DistilBERT starts from the teacher's
     layers; the projection, temporal module and head, of other sizes, start fresh."""
-    student = SoraModel(student_config(teacher.cfg, cfg))
-    if not cfg.init_from_teacher:
+    if base is None:
+        if not isinstance(teacher, SoraModel):
+            raise TypeError(f"a {type(teacher).__name__} teacher has no built-in config: pass base")
+        base = teacher.cfg
+    student = SoraModel(student_config(base, cfg))
+    if not cfg.init_from_teacher or not isinstance(teacher, SoraModel):
         return student
     try:
         pruned = keep_channels(teacher, tuple(cfg.widths)).state_dict()

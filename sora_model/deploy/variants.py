@@ -18,16 +18,6 @@ from sora_model.lake import storage
 from sora_model.lake.card import ModelCard, read_card
 
 
-def model_config_from(card: ModelCard):  # noqa: ANN201 - ModelConfig, torch imported lazily
-    from sora_model.train.model import ModelConfig
-
-    if card.model_config is None:
-        raise ValueError(f"model {card.model_id} has no model_config: it is not a PyTorch model")
-    cfg = dict(card.model_config)
-    cfg["widths"] = tuple(cfg["widths"])
-    return ModelConfig(**cfg)
-
-
 def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
     """Weights only: ``torch.load(weights_only=True)`` refuses a pickle that would import or call code."""
     import pickle
@@ -40,12 +30,13 @@ def load_state_dict(path: str | os.PathLike) -> dict[str, Any]:
         raise ValueError(f"{path} is not a plain weights file (refused to unpickle code): {e}") from e
 
 
-def load_torch_model(model_dir: str, card: ModelCard | None = None):  # noqa: ANN201 - SoraModel
-    """The PyTorch model of a checkpoint or torch variant directory (local or in an object store), in eval mode."""
-    from sora_model.train.model import SoraModel
+def load_torch_model(model_dir: str, card: ModelCard | None = None):  # noqa: ANN201 - nn.Module, torch lazily
+    """The PyTorch model of a checkpoint or torch variant directory (local or in an object store), in eval mode:
+    the card's model class (the built-in SoraModel or a user's) with the card's keywords."""
+    from sora_model.train.model_spec import ModelSpec
 
     card = card or read_card(model_dir)
-    model = SoraModel(model_config_from(card))
+    model = ModelSpec.from_card(card).build()
     with storage.open_local(storage.join(model_dir, card.model_file)) as path:
         model.load_state_dict(load_state_dict(path))
     return model.eval()

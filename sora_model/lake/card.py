@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, get_args
 
 from sora_model.lake import storage
+from sora_model.train.model_spec import BUILTIN_MODEL
 
 CARD_FILE = "meta.json"
 """A model directory is complete once this file exists (it is written last)."""
@@ -58,7 +59,11 @@ class ModelCard:
     frames_shape: list[int]
     """[T, H, W, 3] of the uint8 clips the model takes."""
     model_config: dict[str, Any] | None
-    """The SoraModel's ModelConfig (None for graphs that are not rebuilt in PyTorch)."""
+    """The constructor keywords of ``model_class`` (the built-in's ModelConfig); None for graphs that are not
+    rebuilt in PyTorch."""
+    model_class: str = BUILTIN_MODEL
+    """Import path of the PyTorch class the weights belong to (``train.model``); cards without it are the built-in
+    SoraModel's."""
     created_at: str
     """ISO 8601, UTC."""
     metrics: dict[str, Any] = field(default_factory=dict)

@@ -11,25 +11,18 @@ import logging
 import threading
 from dataclasses import dataclass
 
+from sora_model.deploy.resolve import ModelRef, locate_model
 from sora_model.deploy.variants import Predictor, load_predictor
-from sora_model.lake import delta, storage
-from sora_model.lake.aliases import AliasEntry, AliasHistory, is_alias_name
-from sora_model.lake.card import CARD_FILE, ModelCard, parse_model_id
+from sora_model.lake import storage
+from sora_model.lake.card import ModelCard
 
 logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Target:
-    """What the config names right now: a variant directory and the alias entry that named it, if one did."""
-
-    uri: str
-    alias: AliasEntry | None = None
-
-
-@dataclass(frozen=True)
 class Served:
-    target: Target
+    target: ModelRef
+    """The variant directory and the alias entry that named it, if one did."""
     predictor: Predictor
 
     @property
@@ -37,33 +30,7 @@ class Served:
         return self.predictor.card
 
 
-def resolve(lake_uri: str, model: str) -> Target:
-    """The variant ``model`` names: a variant directory, a models-table id, or an alias's current entry."""
-    if storage.is_file(storage.join(model, CARD_FILE)):
-        return Target(storage.normalize(model))
-    if is_alias_name(model):
-        rows = delta.read_rows(lake_uri, "aliases")
-        entry = AliasHistory.from_rows(model, rows).current
-        if entry is None:
-            known = sorted({r["alias"] for r in rows})
-            raise ValueError(f"alias {model!r} is not set in the lake {lake_uri} (aliases there: "
-                             f"{', '.join(known) or 'none'}); set it with `python jobs/alias.py --set <model id>`")
-        return Target(entry.serving_uri, entry)
-    parsed = parse_model_id(model)
-    if parsed is None:
-        raise ValueError(f"model {model!r} is neither an alias, a variant directory (with {CARD_FILE}) nor an id "
-                         "<run_id>/<epoch>/<variant>")
-    run_id, epoch, variant = parsed
-    import pyarrow.compute as pc
-
-    where = (pc.field("run_id") == run_id) & (pc.field("epoch") == epoch) & (pc.field("variant") == variant)
-    rows = delta.read_rows(lake_uri, "models", ["uri"], where=where)
-    if not rows:
-        raise ValueError(f"no model {model!r} in the lake {lake_uri}'s models table")
-    return Target(rows[0]["uri"])
-
-
-def load(target: Target, threads: int) -> Served:
+def load(target: ModelRef, threads: int) -> Served:
     with storage.open_local_dir(target.uri) as local:
         return Served(target, load_predictor(local, threads=threads))
 
@@ -85,7 +52,7 @@ class ModelSlot:
 
     def refresh(self) -> bool:
         """Load what the config names now if it is not what is served; True when it swapped."""
-        target = resolve(self.lake_uri, self.model)
+        target = locate_model(self.lake_uri, self.model)
         current = self._served
         if current is not None and current.target.uri == target.uri:
             if target.alias != current.target.alias:  # a new entry pointing at the same variant

@@ -32,14 +32,15 @@ from sora_model.dataset.catalog import DatasetVersion, load_dataset
 from sora_model.dataset.loader import ShardDataset
 from sora_model.dataset.reader import ReaderConfig, iter_eval_batches, scan_row_groups
 from sora_model.dataset.shard_cache import ShardCache
-from sora_model.deploy.variants import load_state_dict, model_config_from
+from sora_model.deploy.variants import load_state_dict
 from sora_model.lake import storage
 from sora_model.lake.card import CARD_FILE, ModelCard, read_card, write_card
 from sora_model.lake.layout import LakeLayout, checkpoint_name, epoch_of
 from sora_model.lake.object_store import ObjectStoreConfig
 from sora_model.tracking import Tracker, TrackingConfig, flat_params, tracked
 from sora_model.train.metrics import classification_metrics, confusion_matrix, direction_metrics
-from sora_model.train.model import ModelConfig, SoraModel
+from sora_model.train.model import ModelConfig
+from sora_model.train.model_spec import ModelSpec
 from sora_model.train.symmetries import LabelSymmetries, SymmetryConfig, label_permutation
 
 logger = logging.getLogger(__name__)
@@ -86,7 +87,13 @@ class TrainConfig:
     """Batch size of validation (rank 0 evaluates every validation row)."""
     log_every_steps: int = 10
     """Progress line every this many optimizer steps."""
-    model: ModelConfig = field(default_factory=lambda: ModelConfig(widths=(16, 32, 64), embed_dim=64, heads=4))
+    model: ModelConfig | str = field(default_factory=lambda: ModelConfig(widths=(16, 32, 64), embed_dim=64,
+                                                                          heads=4))
+    """The built-in SoraModel's options (model.* below), or the import path of your own torch.nn.Module class,
+    package.module:Class: it is built as Class(num_classes=..., frames_shape=[T, H, W, 3], **model_args) and
+    its forward takes uint8 clips [B, T, H, W, 3] and returns logits [B, num_classes] (see docs/training.md)."""
+    model_args: dict[str, Any] = field(default_factory=dict)
+    """Keywords of your model class (model as an import path), e.g. {hidden: 64}; the built-in takes model.*."""
     reader: ReaderConfig = field(default_factory=lambda: ReaderConfig(batch_size=16))
     optim: OptimConfig = field(default_factory=OptimConfig)
     symmetries: SymmetryConfig = field(default_factory=SymmetryConfig)
@@ -98,6 +105,17 @@ class TrainConfig:
     def __post_init__(self) -> None:
         if self.epochs < 1 or self.num_workers < 0 or self.eval_batch_size < 1 or self.log_every_steps < 1:
             raise ValueError("epochs, eval_batch_size and log_every_steps must be >= 1, num_workers >= 0")
+        if isinstance(self.model, str) and (":" not in self.model.strip(":") and "." not in self.model.strip(".")):
+            raise ValueError(f"model {self.model!r} is not an import path: write package.module:Class (or set "
+                             "model.* for the built-in model)")
+        if self.model_args and not isinstance(self.model, str):
+            raise ValueError(f"model_args {sorted(self.model_args)} are for a model class given by import path "
+                             "(model=package.module:Class); the built-in model takes model.*")
+
+    @property
+    def model_spec(self) -> ModelSpec:
+        """The configured model, before a dataset sizes it."""
+        return ModelSpec.of(self.model, self.model_args)
 
 
 def lr_factor(step: int, warmup: int, total: int) -> float:
@@ -158,10 +176,11 @@ def evaluate(model: nn.Module, dataset: DatasetVersion, split: str, batch_size: 
     return classification_metrics(confusion_matrix(y_true, y_pred, len(dataset.classes)))
 
 
-def init_checkpoint(layout: LakeLayout, spec: str | None, dataset: DatasetVersion) -> tuple[str, ModelCard] | None:
+def init_checkpoint(layout: LakeLayout, spec: str | None, dataset: DatasetVersion,
+                    model: ModelSpec | None = None) -> tuple[str, ModelCard] | None:
     """The checkpoint ``init_from`` names (a directory with a model card, or ``<run_id>/<epoch>``) and its card;
-    None when unset. A ValueError says why it cannot start a run on ``dataset`` (another variant, other classes),
-    so a launcher can check on the driver before any rank starts."""
+    None when unset. A ValueError says why it cannot start a run of ``model`` on ``dataset`` (another variant,
+    other classes, another model class), so a launcher can check on the driver before any rank starts."""
     if not spec:
         return None
     parts = spec.strip("/").split("/")
@@ -179,7 +198,17 @@ def init_checkpoint(layout: LakeLayout, spec: str | None, dataset: DatasetVersio
         raise ValueError(f"init_from={spec!r} cannot start this run: it is {card.variant!r} with classes "
                          f"{card.classes}, the dataset {dataset.name} v{dataset.version} has "
                          f"{dataset.classes}; train from scratch (init_from unset)")
+    if model is not None and card.model_class != model.class_path:
+        raise ValueError(f"init_from={spec!r} cannot start this run: its weights are a {card.model_class} model, "
+                         f"this run trains {model.class_path}; train from scratch (init_from unset)")
     return uri, card
+
+
+def check_logits(logits: torch.Tensor, clips: int, num_classes: int, model: ModelSpec) -> None:
+    """A model's output must be logits [clips, num_classes]: anything else would train on nonsense."""
+    if tuple(logits.shape) != (clips, num_classes):
+        raise ValueError(f"model {model.class_path} returned shape {tuple(logits.shape)} for {clips} clips; it "
+                         f"must return logits [batch, num_classes] = [{clips}, {num_classes}]")
 
 
 class Trainer:
@@ -192,12 +221,12 @@ class Trainer:
         self.dataset = load_dataset(cfg.lake_uri, cfg.dataset, cfg.dataset_version)
         if "train" not in self.dataset.shards:
             raise ValueError(f"dataset {cfg.dataset!r} v{self.dataset.version} has no train shards")
-        init = init_checkpoint(self.layout, cfg.init_from, self.dataset)
-        base = model_config_from(init[1]) if init else cfg.model
-        self.model_cfg = dataclasses.replace(base, num_classes=len(self.dataset.classes),
-                                             max_frames=max(base.max_frames, self.dataset.frames_shape[0]))
+        init = init_checkpoint(self.layout, cfg.init_from, self.dataset, cfg.model_spec)
+        # A warm start takes the checkpoint's model shape; the dataset sets classes and clip shape.
+        base = ModelSpec.from_card(init[1]) if init else cfg.model_spec
+        self.model_spec = base.for_data(self.dataset.classes, self.dataset.frames_shape)
         seed_everything(cfg.seed)
-        model = SoraModel(self.model_cfg).to(self.device)
+        model = self.model_spec.build().to(self.device)
         if init:
             with storage.open_local(storage.join(init[0], init[1].model_file)) as path:
                 model.load_state_dict(load_state_dict(path))
@@ -271,7 +300,8 @@ class Trainer:
             write_card(tmp, ModelCard(
                 run_id=self.run_id, epoch=epoch, step=self.step, sha256=storage.sha256_file(model_path),
                 size_bytes=os.path.getsize(model_path), metrics=metrics, dataset=self.dataset.name,
-                dataset_version=self.dataset.version, model_config=dataclasses.asdict(self.model_cfg),
+                dataset_version=self.dataset.version, model_config=self.model_spec.args,
+                model_class=self.model_spec.class_path,
                 classes=self.dataset.classes, frames_shape=list(self.dataset.frames_shape),
                 created_at=datetime.now(timezone.utc).isoformat(), history=self.history))
         return final
@@ -317,7 +347,8 @@ class Trainer:
                            "sora.init_from": self.cfg.init_from}) as tracker:
             tracker.log_params({**flat_params(self.cfg), "world_size": self.world_size,
                                 "steps_per_epoch": self.steps_per_epoch, "dataset_version": self.dataset.version,
-                                **{f"model_shape.{k}": v for k, v in dataclasses.asdict(self.model_cfg).items()}})
+                                "model_class": self.model_spec.class_path,
+                                **{f"model_shape.{k}": v for k, v in self.model_spec.args.items()}})
             return self._fit(tracker)
 
     def _fit(self, tracker: Tracker) -> list[dict[str, Any]]:
@@ -335,7 +366,9 @@ class Trainer:
                 labels = batch["label"].to(self.device, non_blocking=True)
                 frames, labels = self.symmetries(frames, labels)
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.device.type == "cuda"):
-                    loss = nn.functional.cross_entropy(self.ddp(frames), labels)
+                    logits = self.ddp(frames)
+                    check_logits(logits, frames.shape[0], len(self.dataset.classes), self.model_spec)
+                    loss = nn.functional.cross_entropy(logits, labels)
                 self.optimizer.zero_grad(set_to_none=True)
                 loss.backward()
                 if cfg.optim.grad_clip:

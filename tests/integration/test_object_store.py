@@ -166,15 +166,14 @@ def _register_dataset(lake_uri: str, shards: dict[str, list[str]], shape: list[i
                     storage_options=object_store.delta_options(table))
 
 
-def test_training_checkpoints_to_and_resumes_from_a_lake_in_the_bucket(s3, tmp_path: Path):
+def _dataset_in_bucket(lake: str) -> list[int]:
+    """Dataset d v1 in the lake: 48 train and 12 val clips of two classes (row i: label i % 2), in shards of a few
+    rows each; returns its frames shape."""
     import numpy as np
 
-    from sora_model import config as config_lib
     from sora_model.dataset.schema import describe, schema_with_metadata
     from sora_model.dataset.shards import ShardConfig, ShardWriter
-    from sora_model.train.loop import TrainConfig, Trainer
 
-    lake = s3.uri("trainlake", scheme="s3a")
     shape, classes = [2, 16, 16, 3], ["dark", "light"]
     shards: dict[str, list[str]] = {}
     for split, rows in (("train", 48), ("val", 12)):
@@ -187,6 +186,32 @@ def test_training_checkpoints_to_and_resumes_from_a_lake_in_the_bucket(s3, tmp_p
                           "frames": np.full(shape, 40 + 170 * (i % 2), np.uint8).tobytes()})
         shards[split] = [f.uri for f in writer.close()]
     _register_dataset(lake, shards, shape, classes)
+    return shape
+
+
+def test_open_split_serves_a_split_of_a_lake_in_the_bucket_through_a_bounded_cache(s3, tmp_path: Path):
+    from sora_model.dataset import open_split
+
+    lake = s3.uri("librarylake", scheme="s3a")
+    shape = _dataset_in_bucket(lake)
+    cache = tmp_path / "cache"
+    train = open_split(lake, "d", batch_size=4, seed=5, cache_dir=str(cache), cache_max_gb=0.001)
+    assert (train.classes, train.frames_shape, len(train)) == (["dark", "light"], shape, 12)
+    batches = list(train.loader(num_workers=2))
+    assert len(batches) == 12 and all(b["frames"].shape == (4, *shape) for b in batches)
+    assert all(bool(((b["frames"][:, 0, 0, 0, 0] == 210) == (b["label"] == 1)).all()) for b in batches)
+    assert train.state_dict() == {"epoch": 0, "batches_done": 12}
+    assert 0 < sum(p.stat().st_size for p in cache.glob("*.parquet")) <= 0.001 * 2**30
+    val = open_split(lake, "d", "val", cache_dir=str(cache))
+    assert [int(x) for b in val.every_row(batch_size=5) for x in b["label"]] == [i % 2 for i in range(12)]
+
+
+def test_training_checkpoints_to_and_resumes_from_a_lake_in_the_bucket(s3, tmp_path: Path):
+    from sora_model import config as config_lib
+    from sora_model.train.loop import TrainConfig, Trainer
+
+    lake = s3.uri("trainlake", scheme="s3a")
+    shape = _dataset_in_bucket(lake)
     small = [f"lake_uri={lake}", "dataset=d", "model.widths=[4]", "model.embed_dim=8", "model.heads=2",
              "reader.batch_size=4", f"reader.cache_dir={tmp_path / 'cache'}", "num_workers=0", "eval_batch_size=8",
              "optim.warmup_steps=1", "run_id=s3run"]

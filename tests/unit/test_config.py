@@ -161,3 +161,25 @@ def test_a_secret_under_an_unknown_key_is_not_echoed_by_the_error():
     with pytest.raises(ConfigError) as e:
         config_lib.load(CurateConfig, None, [f"object_store.secret_access_key={SECRET}"])
     assert "object_store.secret_access_key" in str(e.value) and SECRET not in str(e.value)
+
+
+def test_a_section_or_a_string_field_takes_either_and_keeps_the_keywords_yaml_types():
+    from pathlib import Path
+
+    from sora_model.train.loop import TrainConfig
+    from sora_model.train.model import ModelConfig
+
+    conf = Path(__file__).parents[2] / "conf" / "train" / "local.yaml"
+    builtin = config_lib.load(TrainConfig, conf, ["model.widths=[8,16]"])
+    assert isinstance(builtin.model, ModelConfig) and builtin.model.widths == (8, 16)
+    own = config_lib.load(TrainConfig, conf, ["model=my_models:VideoNet", "model_args.hidden=32",
+                                              "model_args.kinds=[a,b]", "model_args.dropout=0.5"])
+    assert own.model == "my_models:VideoNet"
+    assert own.model_args == {"hidden": 32, "kinds": ["a", "b"], "dropout": 0.5}
+    again = config_lib.build(TrainConfig, __import__("yaml").safe_load(config_lib.to_yaml(own)))
+    assert again == own  # a run's saved config.yaml resumes it
+    with pytest.raises(ConfigError, match=r"model: expected a mapping of ModelConfig keys or a string, got 3"):
+        config_lib.load(TrainConfig, None, ["model=3"])
+    rows = {key: (default, doc) for key, default, doc in config_lib.describe(TrainConfig)}
+    assert rows["model"][0] == "the model.* section" and "import path" in rows["model"][1]
+    assert rows["model.widths"][0] == "(16, 32, 64)"

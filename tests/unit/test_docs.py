@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from jobs.curate_docs import doc_pages, render
-from tests.docs_commands import ROOT, blocks, commands
+from tests.docs_commands import ROOT, blocks, commands, python_blocks
 
 
 def test_the_config_tables_match_the_code():
@@ -34,6 +34,14 @@ def test_every_command_block_is_run_by_a_test_or_says_why_not():
         assert b.label, f"{where}: the mark needs a name or a reason"
         if b.mark == "commands":
             assert b.label in used, f"{where}: no test runs the block {b.label!r}"
+
+
+def test_every_python_block_is_named_and_run_by_a_test():
+    tests = "\n".join(p.read_text() for p in (ROOT / "tests").rglob("*.py"))
+    used = set(re.findall(r"python_code\(\"([\w-]+)\"\)", tests))
+    for page, line, name, _ in python_blocks():
+        assert name is not None, f"{page}:{line}: a python block needs <!-- python: NAME -->"
+        assert name in used, f"{page}:{line}: no test runs the python block {name!r}"
 
 
 def _run(cmd: str, **kw) -> subprocess.CompletedProcess:  # noqa: ANN003
