@@ -157,7 +157,12 @@ def test_a_long_store_outage_stops_the_run_in_one_line_and_a_rerun_completes_it(
     assert proc.returncode == 75, err[-4000:]
     errors = [line for line in (out + err).splitlines() if " ERROR jobs: " in line]
     assert len(errors) == 1 and "could not be reached for longer than object_store.retry_s=2 s" in errors[0]
-    assert "run the job again once the store answers" in errors[0] and "Traceback" not in out + err
+    assert "run the job again once the store answers" in errors[0]
+    # No Python traceback of the job itself. A task that met the outage first may be logged by Spark with its
+    # worker's traceback inside a JVM line ("...PythonException: Traceback ..."): which task meets it first,
+    # a Python reader or the JVM's s3a writer, is a matter of timing.
+    driver = [line for line in (out + err).splitlines() if line.startswith("Traceback")]
+    assert not driver, (out + err)[-6000:]
     # The lake reads as before the run (no table was half written), and the rerun takes the lock over at once.
     for table in ("files", "videos", "rejects", "clips", "datasets"):
         delta.read_table(lake, table)
