@@ -134,6 +134,9 @@ class CycleConfig:
         if self.deploy_variant != "fp32" and self.deploy_variant not in self.compress.variants:
             raise ValueError(f"deploy_variant {self.deploy_variant!r} is not built: add it to compress.variants "
                              f"(now {list(self.compress.variants)})")
+        if self.deploy_variant == "pruned-channels" and not self.train.model_spec.builtin:
+            raise ValueError(f"deploy_variant 'pruned-channels' needs the built-in model (channel pruning rebuilds "
+                             f"its conv blocks); train.model is {self.train.model!r}: deploy another variant")
 
     @property
     def curate_cfg(self) -> CurateConfig:

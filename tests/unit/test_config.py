@@ -183,3 +183,13 @@ def test_a_section_or_a_string_field_takes_either_and_keeps_the_keywords_yaml_ty
     rows = {key: (default, doc) for key, default, doc in config_lib.describe(TrainConfig)}
     assert rows["model"][0] == "the model.* section" and "import path" in rows["model"][1]
     assert rows["model.widths"][0] == "(16, 32, 64)"
+
+
+def test_the_cycle_refuses_to_deploy_channel_pruning_of_a_users_model_class():
+    from pipelines.cycle import CycleConfig
+
+    with pytest.raises(ConfigError, match=r"deploy_variant 'pruned-channels' needs the built-in model .*'my:Net'"):
+        config_lib.load(CycleConfig, None, ["train.model=my:Net", "deploy_variant=pruned-channels",
+                                            "compress.variants=[onnx,pruned-channels]"])
+    assert config_lib.load(CycleConfig, None, ["deploy_variant=pruned-channels",
+                                               "compress.variants=[pruned-channels]"]).deploy_variant
