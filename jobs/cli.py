@@ -61,6 +61,21 @@ def parse(parser: argparse.ArgumentParser, cls: type[T], argv: list[str] | None)
     return args, cfg
 
 
+def parse_scoring(cls: type[T], doc: str, prog: str, model_help: str, input_help: str,
+                  argv: list[str] | None) -> tuple[argparse.ArgumentParser, T | None]:
+    """The scoring jobs' command line (batch and streaming): the config's keys plus the ``--model`` and ``--input``
+    shorthands; ``input_uri`` is required. The config is None when --print-config printed it."""
+    parser = parser_for(cls, doc.strip().split("\n\n")[1].replace("\n", " "), prog)
+    parser.add_argument("--model", help=f"same as model=...: {model_help}")
+    parser.add_argument("--input", help=f"same as input_uri=...: {input_help}")
+    argv = expand_shorthands(list(sys.argv[1:] if argv is None else argv),
+                             {"--model": "model", "--input": "input_uri"})
+    _, cfg = parse(parser, cls, argv)
+    if cfg is not None and not cfg.input_uri:
+        parser.error("--input (or input_uri=...) is required")
+    return parser, cfg
+
+
 def expand_shorthands(argv: list[str], shorthands: dict[str, str]) -> list[str]:
     """Turn ``--flag value`` (or ``--flag=value``) into the override ``key=value`` for the listed flags, so they
     take the CLI's precedence like any other override."""

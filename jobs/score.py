@@ -10,23 +10,17 @@ from __future__ import annotations
 
 import sys
 
-from jobs.cli import expand_shorthands, parse, parser_for, run_main, run_spark_job
+from jobs.cli import parse_scoring, run_main, run_spark_job
 
 
 def main(argv: list[str] | None = None) -> int:
     from pipelines.score import ScoreConfig, run_score
 
-    parser = parser_for(ScoreConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "), "jobs/score.py")
-    parser.add_argument("--model", help="same as model=...: an alias (default production), a models-table id "
-                                        "<run_id>/<epoch>/<variant> or a variant directory")
-    parser.add_argument("--input", help="same as input_uri=...: the folder or prefix of videos to score")
-    argv = expand_shorthands(list(sys.argv[1:] if argv is None else argv),
-                             {"--model": "model", "--input": "input_uri"})
-    args, cfg = parse(parser, ScoreConfig, argv)
+    _, cfg = parse_scoring(ScoreConfig, __doc__, "jobs/score.py",
+                           "an alias (default production), a models-table id <run_id>/<epoch>/<variant> or a "
+                           "variant directory", "the folder or prefix of videos to score", argv)
     if cfg is None:
         return 0
-    if not cfg.input_uri:
-        parser.error("--input (or input_uri=...) is required")
     return run_spark_job(cfg.spark, lambda spark: run_score(spark, cfg), cfg.input_uri, cfg.lake_uri)
 
 

@@ -14,25 +14,18 @@ import signal
 import sys
 import threading
 
-from jobs.cli import expand_shorthands, parse, parser_for, run_main, run_spark_job
+from jobs.cli import parse_scoring, run_main, run_spark_job
 
 
 def main(argv: list[str] | None = None) -> int:
     from pipelines.stream_score import StreamScoreConfig, run_stream
 
-    parser = parser_for(StreamScoreConfig, __doc__.strip().split("\n\n")[1].replace("\n", " "),
-                        "jobs/stream_score.py")
-    parser.add_argument("--model", help="same as model=...: an alias (default production, read again for every "
-                                        "micro-batch), a models-table id <run_id>/<epoch>/<variant> or a variant "
-                                        "directory")
-    parser.add_argument("--input", help="same as input_uri=...: the landing folder or prefix to watch")
-    argv = expand_shorthands(list(sys.argv[1:] if argv is None else argv),
-                             {"--model": "model", "--input": "input_uri"})
-    args, cfg = parse(parser, StreamScoreConfig, argv)
+    _, cfg = parse_scoring(StreamScoreConfig, __doc__, "jobs/stream_score.py",
+                           "an alias (default production, read again for every micro-batch), a models-table id "
+                           "<run_id>/<epoch>/<variant> or a variant directory",
+                           "the landing folder or prefix to watch", argv)
     if cfg is None:
         return 0
-    if not cfg.input_uri:
-        parser.error("--input (or input_uri=...) is required")
     from sora_model.lake import storage
 
     if storage.is_local(cfg.input_uri):  # a landing folder nothing has landed in yet is a fine start
